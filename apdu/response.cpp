@@ -1,0 +1,1 @@
+#include "apdu/response.hpp"

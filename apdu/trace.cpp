@@ -1,0 +1,1 @@
+#include "apdu/trace.hpp"

@@ -1,0 +1,47 @@
+// The failure classes of the command-line and API contract (DESIGN.md): one vocabulary for every
+// layer above the transports, so that a CLI exit status, a JSON error and a JSON-RPC error agree.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sscard {
+
+enum class ErrorCode {
+    usage,               // bad command line
+    config,              // bad configuration file
+    no_reader,           // no reader, or the named one does not exist, or PC/SC is not running
+    no_card,             // no card in the reader(s)
+    card_removed,        // the card left in the middle of an operation
+    not_ssse_card,       // the card has no social security application
+    card_error,          // the card answered something we cannot use
+    read_key_required,   // the data needs the issuer's read key (3rd-generation EF06)
+    pin_wrong,
+    pin_blocked,
+    pin_weak,
+    card_denied,
+    not_allowed,
+    busy,
+    list_unavailable,
+    sync_failed,
+    feed_rejected,
+    internal,
+};
+
+std::string_view codeName(ErrorCode code);
+
+// Process exit status for a failure of this class (README "Exit status").
+int exitStatus(ErrorCode code);
+
+struct Error {
+    ErrorCode code = ErrorCode::internal;
+    std::string message;
+    std::optional<int> tries_left;  // pin_wrong
+};
+
+inline Error makeError(ErrorCode code, std::string message) {
+    return Error{code, std::move(message), std::nullopt};
+}
+
+}  // namespace sscard
