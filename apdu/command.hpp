@@ -19,9 +19,12 @@ struct CommandApdu {
     Bytes data;                     // Lc = data.size(); up to 65535
     std::optional<std::size_t> le;  // expected response length; 1..65536, where 256 (short) and
                                     // 65536 (extended) are encoded as 00 / 00 00
+    bool extended = false;          // encode Lc/Le in extended form even when short would do
+                                    // (parse sets it for extended input, so encode round-trips)
 
-    // Short form when data ≤ 255 bytes and le ≤ 256, extended form otherwise.
-    // Throws std::length_error when data or le is out of range (a programming error, not card input).
+    // Short form when data ≤ 255 bytes and le ≤ 256 (and !extended), extended form otherwise.
+    // Throws std::length_error when data or le is out of range (a programming error, not card
+    // input).
     Bytes encode() const;
 
     // Parses any of the four cases in short or extended form; an error message for anything else.

@@ -20,6 +20,12 @@ SwClass classify(std::uint16_t sw);
 // 61xx → "success, xx bytes available (GET RESPONSE)". Unknown words get a class-level description.
 std::string describe(std::uint16_t sw);
 
+// Where a status word came from when that changes its meaning: a pinpad reader (PC/SC part 10
+// VERIFY/MODIFY PIN DIRECT) answers 6400 timeout, 6401 cancelled, 6402 new PINs differ,
+// 6403 wrong PIN length; elsewhere 64xx are ISO execution errors.
+enum class SwContext { general, pin_entry };
+std::string describe(std::uint16_t sw, SwContext context);
+
 // 63Cx → x; nullopt-like -1 for any other word.
 int pinTriesLeft(std::uint16_t sw);
 

@@ -1,6 +1,8 @@
 // APDU traces for technicians and debug logs. The one place that decides what a trace may show:
 // the data field of PIN commands (VERIFY 20, CHANGE REFERENCE DATA 24, CHANGE PIN 5E, RESET RETRY
-// COUNTER 2C) is replaced by "**" per byte, whatever the CLA.
+// COUNTER 2C) is replaced by "**" per byte, whatever the CLA, and so is the data of the PSAM's
+// 80 FA (it encrypts the PIN block of an issuer PIN reset). So is Le (with a wrong Lc the last
+// PIN byte would parse as Le), and everything after the header when such a command does not parse.
 #pragma once
 
 #include <functional>

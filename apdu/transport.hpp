@@ -27,8 +27,8 @@ enum class TransportErrorKind {
     no_service,         // the PC/SC service (or NFC device) went away
     sharing_violation,  // another program holds the card exclusively
     timeout,
-    comm_error,         // the exchange failed or the answer was unusable
-    refused,            // the transport cannot carry this command (e.g. too long for libnfc)
+    comm_error,  // the exchange failed or the answer was unusable
+    refused,     // the transport cannot carry this command (e.g. too long for libnfc)
     other,
 };
 
@@ -50,7 +50,7 @@ struct TransmitOptions {
 class Transaction;
 
 class CardConnection {
-public:
+  public:
     virtual ~CardConnection() = default;
     CardConnection() = default;
     CardConnection(const CardConnection&) = delete;
@@ -68,13 +68,13 @@ public:
     // APDUs actually exchanged with the card (GET RESPONSE and Le retries included).
     std::uint64_t apduCount() const { return apduCount_; }
 
-protected:
+  protected:
     virtual Expected<void, TransportError> beginTransaction() = 0;
     virtual void endTransaction() noexcept = 0;
     // One raw exchange: command bytes out, response bytes (data ‖ SW1 SW2) back.
     virtual Expected<Bytes, TransportError> transmitRaw(ByteView command) = 0;
 
-private:
+  private:
     friend class Transaction;
     Tracer tracer_;
     std::uint64_t apduCount_ = 0;
@@ -82,7 +82,7 @@ private:
 
 // The only way to talk to a card. Move-only; ends the PC/SC transaction when destroyed.
 class Transaction {
-public:
+  public:
     Transaction(Transaction&& other) noexcept;
     Transaction& operator=(Transaction&&) = delete;
     Transaction(const Transaction&) = delete;
@@ -100,7 +100,7 @@ public:
 
     CardConnection& connection() { return *conn_; }
 
-private:
+  private:
     friend class CardConnection;
     explicit Transaction(CardConnection& conn) : conn_(&conn) {}
     Expected<ResponseApdu, TransportError> exchange(ByteView command);
