@@ -1,0 +1,147 @@
+// The configuration file (DESIGN.md "Configuration (contract)"): the settings, their built-in
+// defaults, and loading them from TOML with errors that name the file, the line and the key.
+//
+// Nothing here throws: every failure (unreadable file, TOML syntax, unknown key, wrong type, bad
+// value) comes back as a ConfigError.
+//
+// Keys beyond the contract (extensions, documented in config/sscardd.toml.example):
+//   [log] level      = "info"   error | warn | info | debug
+//   [log] apdu_trace = false    log every APDU exchanged with a card (PINs and keys redacted)
+//   [roles] personal_data = []  groups whose kiosk callers may receive holder data (admins always)
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.hpp"
+#include "base/expected.hpp"
+
+namespace sscard {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/sscard/sscardd.toml";
+
+enum class StalePolicy {
+    deny,   // refuse every card while the list is stale
+    allow,  // decide on the stale list and flag the decision
+};
+
+enum class ReaderPreference {
+    contact,      // with cards in several readers and none named, use a contact reader first
+    contactless,  // ... or a contactless one first
+};
+
+enum class LogLevel { error, warn, info, debug };
+
+std::string_view stalePolicyName(StalePolicy p);
+std::string_view readerPreferenceName(ReaderPreference p);
+std::string_view logLevelName(LogLevel l);
+
+struct ListConfig {
+    std::string feed_url;                   // empty = no sync; else http:// or https://
+    std::vector<std::string> trusted_keys;  // absolute paths of feed public keys
+    std::string database = "/var/lib/sscard/list.db";
+    std::string ca_file;  // empty = system CAs only
+    std::chrono::milliseconds poll_interval = std::chrono::seconds(60);
+    std::chrono::milliseconds grace = std::chrono::hours(24);
+    StalePolicy stale_policy = StalePolicy::deny;
+    bool operator==(const ListConfig&) const = default;
+};
+
+struct NfcConfig {
+    std::vector<std::string> devices;  // libnfc connection strings, "driver:port..."
+    bool operator==(const NfcConfig&) const = default;
+};
+
+struct ReadersConfig {
+    ReaderPreference prefer = ReaderPreference::contact;
+    bool operator==(const ReadersConfig&) const = default;
+};
+
+struct ApiConfig {
+    std::string socket = "/run/sscard/sscardd.sock";  // absolute; fits sockaddr_un
+    bool operator==(const ApiConfig&) const = default;
+};
+
+struct BackendConfig {
+    std::string url;          // empty = keep events queued; else http:// or https://
+    std::string terminal_id;  // required when url is set
+    std::string ca_file;      // empty = system CAs only
+    bool operator==(const BackendConfig&) const = default;
+};
+
+struct RolesConfig {
+    std::vector<std::string> kiosk{"sscard"};        // Unix groups whose members are kiosks
+    std::vector<std::string> admin{"sscard-admin"};  // Unix groups whose members are admins
+    // Extension: kiosk callers in one of these groups may receive personal data (holder fields);
+    // admins always may. Default: none.
+    std::vector<std::string> personal_data;
+    bool operator==(const RolesConfig&) const = default;
+};
+
+// Extension (not in the contract).
+struct LogConfig {
+    LogLevel level = LogLevel::info;
+    bool apdu_trace = false;
+    bool operator==(const LogConfig&) const = default;
+};
+
+struct Config {
+    ListConfig list;
+    NfcConfig nfc;
+    ReadersConfig readers;
+    ApiConfig api;
+    BackendConfig backend;
+    RolesConfig roles;
+    LogConfig log;
+
+    // Where the settings came from: the file's path, or empty for the built-in defaults.
+    std::string source;
+
+    // Compares the settings only, not where they came from.
+    bool operator==(const Config& o) const {
+        return list == o.list && nfc == o.nfc && readers == o.readers && api == o.api &&
+               backend == o.backend && roles == o.roles && log == o.log;
+    }
+};
+
+struct ConfigError {
+    std::string file;     // path or source name
+    int line = 0;         // 1-based; 0 when the error is not about one line
+    std::string key;      // dotted key, e.g. "list.poll_interval"; empty when not about one key
+    std::string message;  // what is wrong, and what would be right
+
+    // "FILE:LINE: KEY: MESSAGE"; ":LINE" and "KEY: " are left out when they are unknown.
+    std::string toString() const;
+};
+
+// A ConfigError as the contract's failure class `config` (exit status 2).
+Error toError(const ConfigError& e);
+
+// The built-in defaults (what an empty file gives).
+Config defaultConfig();
+
+// Parses and validates TOML text. sourceName is what errors call the file.
+Expected<Config, ConfigError> parseConfig(std::string_view text, const std::string& sourceName);
+
+// Reads and parses one file; a missing or unreadable file is an error.
+Expected<Config, ConfigError> loadConfig(const std::string& path);
+
+// The CLI rule (DESIGN.md "Programs and their command line"): an explicit --config file must
+// exist and parse; without one, a missing default file means the built-in defaults, and a
+// present one (even if unreadable) must parse.
+Expected<Config, ConfigError> loadConfigOrDefault(
+    const std::optional<std::string>& explicitPath,
+    const std::string& defaultPath = kDefaultConfigPath);
+
+// Durations as written in the file and on command lines: one or more <number><unit> with units
+// ms, s, m, h, d (e.g. "500ms", "60s", "1h30m", "7d"); at most 3650d. The error says what is wrong
+// (e.g. `add a unit, e.g. "60s"`) without repeating the input.
+Expected<std::chrono::milliseconds, std::string> parseDuration(std::string_view text);
+
+// The shortest form parseDuration reads back: "0s", "500ms", "1m30s", "1d".
+std::string formatDuration(std::chrono::milliseconds d);
+
+}  // namespace sscard

@@ -1,0 +1,507 @@
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "config/config.hpp"
+
+using namespace sscard;
+using namespace std::chrono_literals;
+
+namespace {
+
+ConfigError errorOf(std::string_view text) {
+    auto r = parseConfig(text, "test.toml");
+    REQUIRE_FALSE(r.has_value());
+    return r.error();
+}
+
+Config parsed(std::string_view text) {
+    auto r = parseConfig(text, "test.toml");
+    if (!r) FAIL("unexpected error: " << r.error().toString());
+    return *r;
+}
+
+// A scratch directory removed at the end of the test.
+struct TempDir {
+    std::filesystem::path path;
+    TempDir() {
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "sscard-config-XXXXXX").string();
+        REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+        path = tmpl;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    std::string write(const std::string& name, std::string_view text) const {
+        std::ofstream(path / name) << text;
+        return (path / name).string();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("defaults are the contract's") {
+    Config c = defaultConfig();
+    CHECK(c.list.feed_url.empty());
+    CHECK(c.list.trusted_keys.empty());
+    CHECK(c.list.database == "/var/lib/sscard/list.db");
+    CHECK(c.list.ca_file.empty());
+    CHECK(c.list.poll_interval == 60s);
+    CHECK(c.list.grace == 24h);
+    CHECK(c.list.stale_policy == StalePolicy::deny);
+    CHECK(c.nfc.devices.empty());
+    CHECK(c.readers.prefer == ReaderPreference::contact);
+    CHECK(c.api.socket == "/run/sscard/sscardd.sock");
+    CHECK(c.backend.url.empty());
+    CHECK(c.backend.terminal_id.empty());
+    CHECK(c.backend.ca_file.empty());
+    CHECK(c.roles.kiosk == std::vector<std::string>{"sscard"});
+    CHECK(c.roles.admin == std::vector<std::string>{"sscard-admin"});
+    CHECK(c.roles.personal_data.empty());
+    CHECK(c.log.level == LogLevel::info);
+    CHECK_FALSE(c.log.apdu_trace);
+    CHECK(c.source.empty());
+    CHECK(std::string(kDefaultConfigPath) == "/etc/sscard/sscardd.toml");
+}
+
+TEST_CASE("an empty file, or one with only comments, gives the defaults") {
+    CHECK(parsed("") == defaultConfig());
+    CHECK(parsed("# nothing here\n\n   \n") == defaultConfig());
+    CHECK(parsed("[list]\n[nfc]\n") == defaultConfig());
+    CHECK(parsed("").source == "test.toml");
+}
+
+TEST_CASE("a full valid file") {
+    Config c = parsed(R"(
+[list]
+feed_url = "https://lists.example/feed/"
+trusted_keys = ["/etc/sscard/feed.pub", "/etc/sscard/feed-next.pub"]
+database = "/srv/sscard/list.db"
+ca_file = "/etc/sscard/ca.pem"
+poll_interval = "30s"
+grace = "1h30m"
+stale_policy = "allow"
+
+[nfc]
+devices = ["pn532_uart:/dev/ttyS0", "pn532_uart:/dev/ttyUSB0:115200"]
+
+[readers]
+prefer = "contactless"
+
+[api]
+socket = "/run/sscard/other.sock"
+
+[backend]
+url = "http://127.0.0.1:8080/events"
+terminal_id = "POS-0042"
+ca_file = "/etc/sscard/backend-ca.pem"
+
+[roles]
+kiosk = ["kiosk", "pos"]
+admin = []
+personal_data = ["pos"]
+
+[log]
+level = "debug"
+apdu_trace = true
+)");
+    CHECK(c.list.feed_url == "https://lists.example/feed/");
+    CHECK(c.list.trusted_keys ==
+          std::vector<std::string>{"/etc/sscard/feed.pub", "/etc/sscard/feed-next.pub"});
+    CHECK(c.list.database == "/srv/sscard/list.db");
+    CHECK(c.list.ca_file == "/etc/sscard/ca.pem");
+    CHECK(c.list.poll_interval == 30s);
+    CHECK(c.list.grace == 90min);
+    CHECK(c.list.stale_policy == StalePolicy::allow);
+    CHECK(c.nfc.devices ==
+          std::vector<std::string>{"pn532_uart:/dev/ttyS0", "pn532_uart:/dev/ttyUSB0:115200"});
+    CHECK(c.readers.prefer == ReaderPreference::contactless);
+    CHECK(c.api.socket == "/run/sscard/other.sock");
+    CHECK(c.backend.url == "http://127.0.0.1:8080/events");
+    CHECK(c.backend.terminal_id == "POS-0042");
+    CHECK(c.backend.ca_file == "/etc/sscard/backend-ca.pem");
+    CHECK(c.roles.kiosk == std::vector<std::string>{"kiosk", "pos"});
+    CHECK(c.roles.admin.empty());
+    CHECK(c.roles.personal_data == std::vector<std::string>{"pos"});
+    CHECK(c.log.level == LogLevel::debug);
+    CHECK(c.log.apdu_trace);
+}
+
+TEST_CASE("dotted keys and inline tables are the same TOML") {
+    Config c = parsed("list.poll_interval = \"5m\"\nreaders = { prefer = \"contactless\" }\n");
+    CHECK(c.list.poll_interval == 5min);
+    CHECK(c.readers.prefer == ReaderPreference::contactless);
+}
+
+TEST_CASE("the example file parses and equals the defaults") {
+    std::string path = std::string(SSCARD_SOURCE_DIR) + "/config/sscardd.toml.example";
+    auto r = loadConfig(path);
+    if (!r) FAIL(r.error().toString());
+    CHECK(*r == defaultConfig());
+    CHECK(r->source == path);
+}
+
+TEST_CASE("ConfigError::toString is FILE:LINE: KEY: MESSAGE") {
+    CHECK(ConfigError{"/etc/sscard/sscardd.toml", 7, "list.poll_interval", "bad"}.toString() ==
+          "/etc/sscard/sscardd.toml:7: list.poll_interval: bad");
+    CHECK(ConfigError{"f.toml", 0, "", "cannot read"}.toString() == "f.toml: cannot read");
+    CHECK(ConfigError{"f.toml", 3, "", "syntax"}.toString() == "f.toml:3: syntax");
+    Error e = toError(ConfigError{"f.toml", 3, "api.socket", "x"});
+    CHECK(e.code == ErrorCode::config);
+    CHECK(e.message == "f.toml:3: api.socket: x");
+    CHECK(exitStatus(e.code) == 2);
+}
+
+TEST_CASE("a duration without a unit is an error with a hint") {
+    auto e = errorOf("[list]\n\n\n\n\n\npoll_interval = \"60\"\n");
+    CHECK(e.file == "test.toml");
+    CHECK(e.line == 7);
+    CHECK(e.key == "list.poll_interval");
+    CHECK(e.toString() ==
+          R"(test.toml:7: list.poll_interval: bad duration "60": add a unit, e.g. "60s")");
+
+    e = errorOf("[list]\npoll_interval = 60\n");
+    CHECK(e.line == 2);
+    CHECK(e.key == "list.poll_interval");
+    CHECK(e.message == R"(bad duration 60: add a unit and quotes, e.g. "60s")");
+
+    e = errorOf("[list]\ngrace = -5\n");
+    CHECK(e.message == "bad duration -5: must not be negative");
+
+    e = errorOf("[list]\ngrace = 1.5\n");
+    CHECK(e.key == "list.grace");
+    CHECK(e.message.find("\"1m30s\"") != std::string::npos);
+}
+
+TEST_CASE("poll_interval is at least one second") {
+    auto e = errorOf("[list]\npoll_interval = \"500ms\"\n");
+    CHECK(e.line == 2);
+    CHECK(e.key == "list.poll_interval");
+    CHECK(e.message == "must be at least 1s, got 500ms");
+    CHECK(parsed("[list]\npoll_interval = \"1s\"\n").list.poll_interval == 1s);
+    CHECK(parsed("[list]\ngrace = \"0s\"\n").list.grace == 0s);
+}
+
+TEST_CASE("unknown keys and tables name file, line and key, with a suggestion") {
+    auto e = errorOf("# comment\n[list]\nfeed_urll = \"https://x/\"\n");
+    CHECK(e.toString() == R"(test.toml:3: list.feed_urll: unknown key (did you mean "feed_url"?))");
+
+    e = errorOf("[list]\npoll_interval = \"60s\"\n\n[lists]\nfeed_url = \"\"\n");
+    CHECK(e.line == 4);
+    CHECK(e.key == "lists");
+    CHECK(e.message == R"(unknown table (did you mean "list"?))");
+
+    e = errorOf("[readers]\nPrefer = \"contact\"\n");
+    CHECK(e.key == "readers.Prefer");
+    CHECK(e.message == R"(unknown key (did you mean "prefer"?))");
+
+    e = errorOf("[list]\nsocket = \"/run/x.sock\"\n");
+    CHECK(e.line == 2);
+    CHECK(e.key == "list.socket");
+    CHECK(e.message == "unknown key (did you mean api.socket, in [api]?)");
+
+    e = errorOf("poll_interval = \"60s\"\n");
+    CHECK(e.line == 1);
+    CHECK(e.key == "poll_interval");
+    CHECK(e.message == "unknown key (did you mean list.poll_interval, in [list]?)");
+
+    e = errorOf("a = 1\n");  // too short to be a typo of "api"
+    CHECK(e.message == "unknown key");
+
+    e = errorOf("[list]\nwhatever = 1\n");
+    CHECK(e.message == "unknown key");
+
+    e = errorOf("[list.extra]\nx = 1\n");
+    CHECK(e.line == 1);
+    CHECK(e.key == "list.extra");
+    CHECK(e.message == "unknown table");
+
+    e = errorOf("\"odd key\" = 1\n");
+    CHECK(e.key == R"("odd key")");
+}
+
+TEST_CASE("the first error in the file is the one reported") {
+    // toml++ keeps keys sorted; errors must still come in file order.
+    auto e = errorOf("[roles]\nzzz = 1\n[api]\naaa = 1\n");
+    CHECK(e.line == 2);
+    CHECK(e.key == "roles.zzz");
+}
+
+TEST_CASE("wrong types name what was expected and what was found") {
+    auto e = errorOf("[list]\nfeed_url = 42\n");
+    CHECK(e.line == 2);
+    CHECK(e.key == "list.feed_url");
+    CHECK(e.message == "expected a string, got an integer");
+
+    e = errorOf("[list]\ntrusted_keys = \"/etc/sscard/feed.pub\"\n");
+    CHECK(e.key == "list.trusted_keys");
+    CHECK(e.message ==
+          R"(expected an array of strings, got a string (write ["/etc/sscard/feed.pub"]))");
+
+    e = errorOf("[roles]\nkiosk = [\"sscard\",\n  7]\n");
+    CHECK(e.line == 3);
+    CHECK(e.key == "roles.kiosk[1]");
+    CHECK(e.message == "expected a string, got an integer");
+
+    e = errorOf("[log]\napdu_trace = \"yes\"\n");
+    CHECK(e.key == "log.apdu_trace");
+    CHECK(e.message ==
+          R"(expected a boolean (true or false, without quotes), got the string "yes")");
+
+    e = errorOf("[log]\napdu_trace = 1\n");
+    CHECK(e.message == "expected a boolean (true or false), got an integer");
+
+    e = errorOf("list = 3\n");
+    CHECK(e.line == 1);
+    CHECK(e.key == "list");
+    CHECK(e.message == "expected a table ([list]), got an integer");
+
+    e = errorOf("[[nfc]]\ndevices = []\n");
+    CHECK(e.key == "nfc");
+    CHECK(e.message == "expected a table ([nfc]), got an array");
+
+    e = errorOf("[api]\nsocket = 1979-05-27\n");
+    CHECK(e.message == "expected a string, got a date");
+}
+
+TEST_CASE("bad values name the key and the allowed values") {
+    auto e = errorOf("[list]\nstale_policy = \"maybe\"\n");
+    CHECK(e.toString() ==
+          R"(test.toml:2: list.stale_policy: bad value "maybe": must be "deny" or "allow")");
+
+    e = errorOf("[readers]\nprefer = \"both\"\n");
+    CHECK(e.key == "readers.prefer");
+    CHECK(e.message == R"(bad value "both": must be "contact" or "contactless")");
+
+    e = errorOf("[log]\nlevel = \"trace\"\n");
+    CHECK(e.message == R"(bad value "trace": must be "error", "warn", "info" or "debug")");
+
+    e = errorOf("[api]\nsocket = \"run/sscardd.sock\"\n");
+    CHECK(e.key == "api.socket");
+    CHECK(e.message ==
+          R"(bad path "run/sscardd.sock": must be an absolute path (starting with /))");
+
+    e = errorOf("[api]\nsocket = \"/" + std::string(120, 'a') + "\"\n");
+    CHECK(e.key == "api.socket");
+    CHECK(e.message.find("Unix sockets allow at most 107") != std::string::npos);
+
+    e = errorOf("[list]\nfeed_url = \"ftp://lists.example/feed/\"\n");
+    CHECK(e.key == "list.feed_url");
+    CHECK(
+        e.message ==
+        R"(bad URL "ftp://lists.example/feed/": must be empty or an http:// or https:// URL with a host)");
+
+    e = errorOf("[backend]\nurl = \"https:///x\"\nterminal_id = \"T1\"\n");
+    CHECK(e.key == "backend.url");
+
+    e = errorOf("[list]\ndatabase = \"\"\n");
+    CHECK(e.key == "list.database");
+    CHECK(e.message == "must not be empty; give an absolute path");
+
+    e = errorOf("[list]\nca_file = \"ca.pem\"\n");
+    CHECK(e.key == "list.ca_file");
+
+    e = errorOf("[list]\ntrusted_keys = [\"/etc/sscard/a.pub\", \"b.pub\"]\n");
+    CHECK(e.key == "list.trusted_keys[1]");
+
+    e = errorOf("[roles]\nadmin = [\"wheel\", \"bad group\"]\n");
+    CHECK(e.key == "roles.admin[1]");
+    CHECK(e.message == R"(bad group name "bad group")");
+
+    e = errorOf("[roles]\npersonal_data = [\"pharmacy\", \"a:b\"]\n");
+    CHECK(e.line == 2);
+    CHECK(e.key == "roles.personal_data[1]");
+    CHECK(e.message == R"(bad group name "a:b")");
+
+    e = errorOf("[roles]\npersonal_data = \"pharmacy\"\n");
+    CHECK(e.key == "roles.personal_data");
+
+    e = errorOf("[backend]\nterminal_id = \"a\\nb\"\n");
+    CHECK(e.key == "backend.terminal_id");
+    CHECK(e.message == R"(bad value "a\x0Ab": contains a control character)");
+
+    e = errorOf("[api]\nsocket = \"/run/a\\u0000b\"\n");
+    CHECK(e.key == "api.socket");
+}
+
+TEST_CASE("nfc.devices are libnfc connection strings") {
+    auto e = errorOf("[nfc]\ndevices = [\"\"]\n");
+    CHECK(e.line == 2);
+    CHECK(e.key == "nfc.devices[0]");
+    CHECK(
+        e.message ==
+        R"(bad libnfc connection string "": must be "driver:port", e.g. "pn532_uart:/dev/ttyS0")");
+    CHECK(errorOf("[nfc]\ndevices = [\"pn532_uart\"]\n").key == "nfc.devices[0]");
+    CHECK(errorOf("[nfc]\ndevices = [\"pn532_uart:\"]\n").key == "nfc.devices[0]");
+    CHECK(errorOf("[nfc]\ndevices = [\":/dev/ttyS0\"]\n").key == "nfc.devices[0]");
+
+    e = errorOf(
+        "[nfc]\ndevices = [\n  \"pn532_uart:/dev/ttyS0\",\n  \"pn532_uart:/dev/ttyS0\",\n]\n");
+    CHECK(e.line == 4);
+    CHECK(e.key == "nfc.devices[1]");
+    CHECK(e.message == R"("pn532_uart:/dev/ttyS0" is listed twice (also on line 3))");
+}
+
+TEST_CASE("keys that need each other") {
+    auto e = errorOf("[list]\nfeed_url = \"https://lists.example/feed/\"\n");
+    CHECK(e.line == 2);
+    CHECK(e.key == "list.trusted_keys");
+
+    e = errorOf("[list]\nfeed_url = \"https://lists.example/feed/\"\ntrusted_keys = []\n");
+    CHECK(e.line == 3);
+    CHECK(e.key == "list.trusted_keys");
+
+    e = errorOf("[backend]\nurl = \"https://backend.example/events\"\n");
+    CHECK(e.line == 2);
+    CHECK(e.key == "backend.terminal_id");
+    CHECK(e.message == "must not be empty when backend.url is set (it goes into every event)");
+}
+
+TEST_CASE("TOML syntax errors carry toml++'s line") {
+    auto e = errorOf("[list]\nfeed_url = \"https://x/\"\npoll_interval = \n");
+    CHECK(e.file == "test.toml");
+    CHECK(e.line == 3);
+    CHECK(e.key.empty());
+    CHECK(e.message.rfind("TOML syntax error: ", 0) == 0);
+
+    e = errorOf("[list]\n[list]\n");
+    CHECK(e.line == 2);
+
+    e = errorOf("[api]\nsocket = \"/a\"\nsocket = \"/b\"\n");
+    CHECK(e.line == 3);
+
+    e = errorOf("\xFF\xFE = 1\n");
+    CHECK(e.line == 1);
+}
+
+TEST_CASE("durations: good") {
+    CHECK(*parseDuration("500ms") == 500ms);
+    CHECK(*parseDuration("60s") == 60s);
+    CHECK(*parseDuration("5m") == 5min);
+    CHECK(*parseDuration("24h") == 24h);
+    CHECK(*parseDuration("7d") == 7 * 24h);
+    CHECK(*parseDuration("1h30m") == 90min);
+    CHECK(*parseDuration("1d2h3m4s5ms") == 24h + 2h + 3min + 4s + 5ms);
+    CHECK(*parseDuration("0s") == 0ms);
+    CHECK(*parseDuration("3650d") == 3650 * 24h);
+    CHECK(*parseDuration("0001s") == 1s);
+}
+
+TEST_CASE("durations: bad") {
+    auto bad = [](std::string_view s) {
+        auto r = parseDuration(s);
+        REQUIRE_FALSE(r.has_value());
+        return r.error();
+    };
+    CHECK(bad("60") == R"(add a unit, e.g. "60s")");
+    CHECK(bad("") == R"(empty; write e.g. "60s")");
+    CHECK(bad("-5s") == "must not be negative");
+    CHECK(bad("+5s").find("without a sign") != std::string::npos);
+    CHECK(bad("1.5h").find("no fractions") != std::string::npos);
+    CHECK(bad("60S").find(R"(unknown unit "S")") == 0);
+    CHECK(bad("5min").find(R"(unknown unit "min")") == 0);
+    CHECK(bad("1h30").find("add a unit after 30") == 0);
+    CHECK(bad("1h 30m").find("no spaces") == 0);
+    CHECK(bad("h").find("expected a number") == 0);
+    CHECK(bad("3651d").find("too long") == 0);
+    CHECK(bad("3650d1ms").find("too long") == 0);
+    CHECK(bad("99999999999999999999999999s").find("too long") == 0);
+}
+
+TEST_CASE("formatDuration reads back") {
+    CHECK(formatDuration(0ms) == "0s");
+    CHECK(formatDuration(500ms) == "500ms");
+    CHECK(formatDuration(90s) == "1m30s");
+    CHECK(formatDuration(24h) == "1d");
+    CHECK(formatDuration(-2s) == "-2s");
+    for (auto d :
+         {1ms, 1001ms, std::chrono::milliseconds(90061001), std::chrono::milliseconds(3600000)})
+        CHECK(*parseDuration(formatDuration(d)) == d);
+}
+
+TEST_CASE("enum names") {
+    CHECK(std::string(stalePolicyName(StalePolicy::allow)) == "allow");
+    CHECK(std::string(readerPreferenceName(ReaderPreference::contactless)) == "contactless");
+    CHECK(std::string(logLevelName(LogLevel::warn)) == "warn");
+}
+
+TEST_CASE("loadConfig reads a file and names it in errors") {
+    TempDir dir;
+    std::string good = dir.write("good.toml", "[readers]\nprefer = \"contactless\"\n");
+    auto r = loadConfig(good);
+    REQUIRE(r.has_value());
+    CHECK(r->readers.prefer == ReaderPreference::contactless);
+    CHECK(r->source == good);
+
+    std::string bad = dir.write("bad.toml", "[readers]\nprefer = \"both\"\n");
+    auto e = loadConfig(bad);
+    REQUIRE_FALSE(e.has_value());
+    CHECK(e.error().file == bad);
+    CHECK(e.error().line == 2);
+
+    auto missing = loadConfig((dir.path / "missing.toml").string());
+    REQUIRE_FALSE(missing.has_value());
+    CHECK(missing.error().line == 0);
+    CHECK(missing.error().toString() == (dir.path / "missing.toml").string() +
+                                            ": cannot read configuration file: No such file or "
+                                            "directory");
+
+    auto isDir = loadConfig(dir.path.string());
+    REQUIRE_FALSE(isDir.has_value());
+    CHECK(isDir.error().message.find("cannot read") == 0);
+
+    std::string big = dir.write("big.toml", std::string(2 * 1024 * 1024, '#'));
+    auto tooBig = loadConfig(big);
+    REQUIRE_FALSE(tooBig.has_value());
+    CHECK(tooBig.error().message.find("larger than") != std::string::npos);
+}
+
+TEST_CASE("a missing explicit file is an error, a missing default file means defaults") {
+    TempDir dir;
+    std::string missing = (dir.path / "sscardd.toml").string();
+
+    auto explicitMissing = loadConfigOrDefault(missing, "/nonexistent/default.toml");
+    REQUIRE_FALSE(explicitMissing.has_value());
+    CHECK(explicitMissing.error().file == missing);
+
+    auto defaultMissing = loadConfigOrDefault(std::nullopt, missing);
+    REQUIRE(defaultMissing.has_value());
+    CHECK(*defaultMissing == defaultConfig());
+    CHECK(defaultMissing->source.empty());
+
+    std::string present = dir.write("sscardd.toml", "[list]\npoll_interval = \"2m\"\n");
+    auto defaultPresent = loadConfigOrDefault(std::nullopt, present);
+    REQUIRE(defaultPresent.has_value());
+    CHECK(defaultPresent->list.poll_interval == 2min);
+    CHECK(defaultPresent->source == present);
+
+    std::string broken = dir.write("broken.toml", "[list\n");
+    CHECK_FALSE(loadConfigOrDefault(std::nullopt, broken).has_value());
+
+    // A dangling symlink at the default path is not "missing": it is reported.
+    std::filesystem::create_symlink(dir.path / "nowhere.toml", dir.path / "link.toml");
+    CHECK_FALSE(loadConfigOrDefault(std::nullopt, (dir.path / "link.toml").string()).has_value());
+
+    auto explicitPresent = loadConfigOrDefault(present, missing);
+    REQUIRE(explicitPresent.has_value());
+    CHECK(explicitPresent->list.poll_interval == 2min);
+}
+
+TEST_CASE("an unreadable default file is an error, not the defaults") {
+    if (geteuid() == 0) return;  // root reads anything
+    TempDir dir;
+    std::string path = dir.write("sscardd.toml", "");
+    REQUIRE(chmod(path.c_str(), 0) == 0);
+    auto r = loadConfigOrDefault(std::nullopt, path);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message.find("Permission denied") != std::string::npos);
+}
