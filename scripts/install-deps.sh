@@ -7,11 +7,11 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
   # libraries
-  libpcsclite-dev libnfc-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev
+  libpcsclite-dev libnfc-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev zlib1g-dev
   nlohmann-json3-dev doctest-dev libtomlplusplus-dev libcli11-dev libsystemd-dev
   # runtime and test environment: real pcscd with virtual readers, nginx for feeds
   pcscd vsmartcard-vpcd libnfc-bin nginx-light sqlite3 openssl
-  python3 procps psmisc iproute2 curl ca-certificates pcsc-tools
+  python3 python3-cryptography procps psmisc iproute2 curl ca-certificates pcsc-tools
 )
 
 missing=()

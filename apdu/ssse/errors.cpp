@@ -1,0 +1,38 @@
+#include "apdu/ssse/errors.hpp"
+
+#include <cstdio>
+#include <string>
+
+#include "apdu/status_word.hpp"
+
+namespace sscard::ssse {
+
+Error fromTransport(const apdu::TransportError& error, std::string_view step) {
+    using K = apdu::TransportErrorKind;
+    std::string what = std::string(step) + ": " + error.message;
+    switch (error.kind) {
+        case K::card_removed:
+        case K::reader_gone:
+            return makeError(ErrorCode::card_removed, "card removed while " + what);
+        case K::no_service:
+            return makeError(ErrorCode::no_reader, "PC/SC service lost while " + what);
+        case K::sharing_violation:
+            return makeError(ErrorCode::busy, "another program holds the card while " + what);
+        case K::card_reset:
+        case K::timeout:
+        case K::comm_error:
+        case K::refused:
+        case K::other:
+            break;
+    }
+    return makeError(ErrorCode::card_error, "card communication failed while " + what);
+}
+
+Error fromStatusWord(std::uint16_t sw, std::string_view step) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "%04X", sw);
+    return makeError(ErrorCode::card_error, std::string(step) + ": card answered " + hex + " (" +
+                                                apdu::describe(sw) + ")");
+}
+
+}  // namespace sscard::ssse

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Sets up and runs the whole test suite on Debian 12: installs what is missing, builds the release,
+# the AddressSanitizer/UndefinedBehaviorSanitizer and the libFuzzer configurations, checks formatting,
+# and runs every test (unit, simulator, integration against the real pcscd + vpcd + virtual cards,
+# benchmarks at small scale, short fuzz runs). The test environment (pcscd, nginx) is started and
+# stopped by ctest fixtures. Run as root (apt-get, pcscd).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS=${SSCARD_FUZZ_SECONDS:-20}
+JOBS=${SSCARD_JOBS:-$(nproc)}
+
+bash scripts/install-deps.sh
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "format check"
+bash scripts/check-format.sh
+
+step "build: release"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$JOBS"
+
+step "build: ASan/UBSan"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSSCARD_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$JOBS"
+
+step "build: libFuzzer (clang)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSSCARD_FUZZ=ON \
+    -DSSCARD_TESTS=ON >/dev/null
+cmake --build build-fuzz -j "$JOBS"
+
+step "simulator self-tests"
+/usr/bin/python3 -m unittest discover -s test/sim -p 'test_*.py'
+
+step "tests: release build"
+ctest --test-dir build --output-on-failure --timeout 600 | tee build/ctest.log
+
+step "tests: ASan/UBSan build"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure --timeout 900 | tee build-asan/ctest.log
+
+step "fuzzing, ${FUZZ_SECONDS}s per target"
+bash test/fuzz/run-fuzzers.sh build-fuzz "$FUZZ_SECONDS"
+
+count() { sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2 \1/p' "$1"; }
+read -r total1 failed1 < <(count build/ctest.log)
+read -r total2 failed2 < <(count build-asan/ctest.log)
+printf '\nsscard: %d passed, %d failed\n' $((total1 - failed1 + total2 - failed2)) $((failed1 + failed2))
