@@ -9,14 +9,14 @@
 namespace sscard {
 
 enum class ErrorCode {
-    usage,               // bad command line
-    config,              // bad configuration file
-    no_reader,           // no reader, or the named one does not exist, or PC/SC is not running
-    no_card,             // no card in the reader(s)
-    card_removed,        // the card left in the middle of an operation
-    not_ssse_card,       // the card has no social security application
-    card_error,          // the card answered something we cannot use
-    read_key_required,   // the data needs the issuer's read key (3rd-generation EF06)
+    usage,              // bad command line
+    config,             // bad configuration file
+    no_reader,          // no reader, or the named one does not exist, or PC/SC is not running
+    no_card,            // no card in the reader(s)
+    card_removed,       // the card left in the middle of an operation
+    not_ssse_card,      // the card has no social security application
+    card_error,         // the card answered something we cannot use
+    read_key_required,  // the data needs the issuer's read key (3rd-generation EF06)
     pin_wrong,
     pin_blocked,
     pin_weak,

@@ -9,7 +9,7 @@
 namespace sscard::crypto {
 
 void wipe(void* data, std::size_t size) noexcept;
-void wipe(Bytes& bytes) noexcept;        // wipes the whole capacity, then clears
-void wipe(std::string& text) noexcept;   // wipes the whole capacity, then clears
+void wipe(Bytes& bytes) noexcept;       // wipes the whole capacity, then clears
+void wipe(std::string& text) noexcept;  // wipes the whole capacity, then clears
 
 }  // namespace sscard::crypto

@@ -6,9 +6,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
 
-#include "daemon/monitor_group.hpp"
 #include "daemon/reader_setup.hpp"
 
 namespace sscard::daemon {
@@ -17,7 +15,9 @@ namespace {
 
 std::atomic<bool> gStop{false};
 
-extern "C" void onStopSignal(int) { gStop.store(true); }
+extern "C" void onStopSignal(int) {
+    gStop.store(true);
+}
 
 std::string utcNow() {
     auto now = std::chrono::system_clock::now();
@@ -41,9 +41,9 @@ int diagWatch(const Config& config, const Output& out) {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
 
-    // Every transport's monitor on a thread of its own, events printed one at a time.
-    MonitorGroup group(makeMonitors(config));
-    group.start([&](const apdu::ReaderEvent& event) {
+    // Only PC/SC has a monitor so far; transports added later each need a thread of their own.
+    auto monitors = makeMonitors(config);
+    monitors.front()->run(gStop, [&](const apdu::ReaderEvent& event) {
         using T = apdu::ReaderEvent::Type;
         bool hasReader = event.type != T::service_lost && event.type != T::service_restored;
         bool hasCard = event.type == T::card_inserted;
@@ -63,9 +63,6 @@ int diagWatch(const Config& config, const Output& out) {
             std::fflush(stdout);
         }
     });
-    // The signal handler only sets the flag; the monitors see it through stop().
-    while (!gStop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    group.stop();
     return 0;
 }
 
