@@ -1,0 +1,339 @@
+#include "blacklist/sync.hpp"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "blacklist/feed.hpp"
+#include "blacklist/store.hpp"
+#include "crypto/ed25519.hpp"
+#include "crypto/sha256.hpp"
+
+namespace sscard::blacklist {
+namespace {
+
+Error failed(const std::string& m) {
+    return makeError(ErrorCode::sync_failed, m);
+}
+Error rejected(const std::string& m) {
+    return makeError(ErrorCode::feed_rejected, m);
+}
+
+struct CurlGlobal {
+    CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+};
+
+struct Download {
+    std::uint64_t limit = 0;
+    std::uint64_t total = 0;  // expected length (progress), 0 if unknown
+    std::uint64_t received = 0;
+    bool over_limit = false;
+    std::string memory;  // when no file
+    std::FILE* file = nullptr;
+    crypto::Sha256 hash;
+    const std::function<void(std::uint64_t, std::uint64_t)>* progress = nullptr;
+    std::string etag;
+    long status = 0;
+};
+
+std::size_t onData(char* data, std::size_t size, std::size_t n, void* user) {
+    auto* d = static_cast<Download*>(user);
+    std::size_t len = size * n;
+    if (d->received + len > d->limit) {
+        d->over_limit = true;
+        return 0;
+    }
+    d->received += len;
+    d->hash.update(data, len);
+    if (d->file) {
+        if (std::fwrite(data, 1, len, d->file) != len) return 0;
+    } else {
+        d->memory.append(data, len);
+    }
+    if (d->progress && *d->progress && d->total > (1u << 20)) (*d->progress)(d->received, d->total);
+    return len;
+}
+
+std::size_t onHeader(char* data, std::size_t size, std::size_t n, void* user) {
+    auto* d = static_cast<Download*>(user);
+    std::string line(data, size * n);
+    if (line.size() > 5 && (line.compare(0, 5, "ETag:") == 0 || line.compare(0, 5, "etag:") == 0)) {
+        std::string v = line.substr(5);
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.erase(0, 1);
+        while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
+            v.pop_back();
+        d->etag = v;
+    }
+    return size * n;
+}
+
+class Fetcher {
+  public:
+    explicit Fetcher(const SyncOptions& o) : o_(o) {
+        static CurlGlobal global;
+        curl_ = curl_easy_init();
+        base_ = o.feed_url;
+        if (base_.empty() || base_.back() != '/') base_ += '/';
+    }
+    ~Fetcher() { curl_easy_cleanup(curl_); }
+    Fetcher(const Fetcher&) = delete;
+    Fetcher& operator=(const Fetcher&) = delete;
+
+    // GET base + name into d. if_none_match: conditional.
+    Expected<void, Error> get(const std::string& name, Download& d,
+                              const std::string& if_none_match = "") {
+        if (!curl_) return unexpected(failed("libcurl initialisation failed"));
+        curl_easy_reset(curl_);
+        std::string url = base_ + name;
+        curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+        curl_easy_setopt(curl_, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, o_.limits.connect_timeout_s);
+        curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_LIMIT, o_.limits.low_speed_bytes_per_s);
+        curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_TIME, o_.limits.low_speed_time_s);
+        if (o_.limits.total_timeout_s > 0) {
+            curl_easy_setopt(curl_, CURLOPT_TIMEOUT, o_.limits.total_timeout_s);
+        }
+        curl_easy_setopt(curl_, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(d.limit));
+        curl_easy_setopt(curl_, CURLOPT_ACCEPT_ENCODING, nullptr);
+        if (!o_.ca_file.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, o_.ca_file.c_str());
+        curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &onData);
+        curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &d);
+        curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, &onHeader);
+        curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &d);
+        curl_easy_setopt(curl_, CURLOPT_USERAGENT, "sscard/0.1");
+        struct curl_slist* headers = nullptr;
+        if (!if_none_match.empty()) {
+            std::string h = "If-None-Match: " + if_none_match;
+            headers = curl_slist_append(headers, h.c_str());
+            curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
+        }
+        CURLcode rc = curl_easy_perform(curl_);
+        curl_slist_free_all(headers);
+        curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &d.status);
+        if (d.over_limit || rc == CURLE_FILESIZE_EXCEEDED) {
+            return unexpected(
+                rejected(name + ": longer than the " + std::to_string(d.limit) + " bytes allowed"));
+        }
+        if (rc != CURLE_OK) {
+            return unexpected(failed(url + ": " + curl_easy_strerror(rc)));
+        }
+        if (d.status == 304) return {};
+        if (d.status != 200) {
+            return unexpected(failed(url + ": HTTP " + std::to_string(d.status)));
+        }
+        return {};
+    }
+
+  private:
+    const SyncOptions& o_;
+    CURL* curl_ = nullptr;
+    std::string base_;
+};
+
+Expected<void, Error> checkRef(Download& d, const FileRef& ref, const std::string& what) {
+    if (d.received != ref.length) {
+        return unexpected(rejected(what + ": length " + std::to_string(d.received) +
+                                   " differs from the signed " + std::to_string(ref.length)));
+    }
+    auto h = d.hash.finish();
+    if (crypto::toLowerHex(h) != ref.sha256) {
+        return unexpected(rejected(what + ": hash differs from the signed one"));
+    }
+    return {};
+}
+
+// Downloads a content-addressed file into tmp (created exclusively next to the database).
+Expected<std::uint64_t, Error> downloadFile(Fetcher& f, const SyncOptions& o, const FileRef& ref,
+                                            const std::filesystem::path& tmp,
+                                            const std::string& what) {
+    if (ref.length > o.limits.max_file_bytes) {
+        return unexpected(rejected(what + ": signed length above the configured limit"));
+    }
+    std::filesystem::remove(tmp);
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(tmp.c_str(), "wbx"),
+                                                         &std::fclose);
+    if (!file) return unexpected(failed(tmp.string() + ": cannot create"));
+    Download d;
+    d.limit = ref.length;
+    d.total = ref.length;
+    d.file = file.get();
+    d.progress = &o.progress;
+    auto r = f.get(ref.name(), d);
+    if (!r) return unexpected(r.error());
+    if (std::fflush(file.get()) != 0) return unexpected(failed(tmp.string() + ": write error"));
+    auto c = checkRef(d, ref, what);
+    if (!c) return unexpected(c.error());
+    return d.received;
+}
+
+std::int64_t unixNow() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+std::string_view outcomeName(SyncOutcome o) {
+    switch (o) {
+        case SyncOutcome::not_modified:
+            return "not_modified";
+        case SyncOutcome::up_to_date:
+            return "up_to_date";
+        case SyncOutcome::updated_delta:
+            return "updated_delta";
+        case SyncOutcome::updated_snapshot:
+            return "updated_snapshot";
+    }
+    return "up_to_date";
+}
+
+Expected<SyncResult, Error> syncOnce(const SyncOptions& o) {
+    if (o.feed_url.empty())
+        return unexpected(makeError(ErrorCode::config, "list.feed_url is empty"));
+    std::vector<TrustedKey> keys;
+    for (const auto& p : o.trusted_keys) {
+        auto k = crypto::readEd25519PublicKey(p);
+        if (!k) return unexpected(k.error());
+        keys.push_back({keyId(*k), *k});
+    }
+    if (keys.empty()) return unexpected(makeError(ErrorCode::config, "list.trusted_keys is empty"));
+    // One sync at a time per database (the daemon's poll and `sscardd sync` may meet).
+    std::filesystem::path lock_path = o.database;
+    lock_path += ".sync-lock";
+    int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0) return unexpected(failed(lock_path.string() + ": cannot open"));
+    struct LockGuard {
+        int fd;
+        ~LockGuard() { ::close(fd); }
+    } lock_guard{lock_fd};
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        return unexpected(makeError(ErrorCode::busy, "another list sync is running"));
+    }
+    auto store = Store::open(o.database);
+    if (!store) return unexpected(store.error());
+    auto meta = store->status();
+    if (!meta) return unexpected(meta.error());
+    std::int64_t now = o.now ? *o.now : unixNow();
+    now = std::max(now, meta->feed_time);  // never before the newest verified feed time
+
+    SyncResult res;
+    res.previous_version = res.version = meta->version;
+    res.entries = static_cast<std::uint64_t>(meta->count);
+    Fetcher f(o);
+
+    // 1. the top file
+    Download top;
+    top.limit = o.limits.max_top_bytes;
+    auto g = f.get(kTopFileName, top, meta->version > 0 ? meta->etag : "");
+    if (!g) return unexpected(g.error());
+    res.downloaded_bytes += top.received;
+    if (top.status == 304) {
+        auto t = store->touch(now, meta->etag);
+        if (!t) return unexpected(t.error());
+        res.outcome = SyncOutcome::not_modified;
+        return res;
+    }
+    auto tv = verifyDocument(top.memory, keys, "timestamp");
+    if (!tv) return unexpected(tv.error());
+    auto tf = parseTopFile(tv->signed_part);
+    if (!tf) return unexpected(tf.error());
+    if (tf->version < meta->version) {
+        return unexpected(rejected("rollback: feed version " + std::to_string(tf->version) +
+                                   " is below the stored version " +
+                                   std::to_string(meta->version)));
+    }
+    if (tf->expires < now) {
+        return unexpected(rejected("the feed's top file expired at " +
+                                   formatTimestamp(tf->expires) +
+                                   "; the list is not updated and goes stale"));
+    }
+    if (tf->version == meta->version) {
+        auto t = store->touch(now, top.etag);
+        if (!t) return unexpected(t.error());
+        res.outcome = SyncOutcome::up_to_date;
+        return res;
+    }
+
+    // 2. the manifest
+    if (tf->manifest.length > o.limits.max_manifest_bytes) {
+        return unexpected(rejected("manifest: signed length above the configured limit"));
+    }
+    Download man;
+    man.limit = tf->manifest.length;
+    g = f.get(tf->manifest.name(), man);
+    if (!g) return unexpected(g.error());
+    res.downloaded_bytes += man.received;
+    auto c = checkRef(man, tf->manifest, "manifest");
+    if (!c) return unexpected(c.error());
+    auto mv = verifyDocument(man.memory, keys, "manifest");
+    if (!mv) return unexpected(mv.error());
+    auto mf = parseManifest(mv->signed_part);
+    if (!mf) return unexpected(mf.error());
+    if (mf->version != tf->version) {
+        return unexpected(rejected("mixed versions: top file " + std::to_string(tf->version) +
+                                   ", manifest " + std::to_string(mf->version)));
+    }
+
+    VersionInfo info;
+    info.version = tf->version;
+    info.expires = tf->expires;
+    info.feed_time = tf->issued;
+    info.now = std::max(now, tf->issued);
+    info.count = mf->count;
+    info.digest = mf->snapshot.sha256;
+    info.key_ids = tv->key_ids;
+    info.etag = top.etag;
+
+    std::filesystem::path tmp = o.database;
+    tmp += ".download";
+    struct Cleanup {
+        std::filesystem::path p;
+        ~Cleanup() {
+            std::error_code ec;
+            std::filesystem::remove(p, ec);
+        }
+    } cleanup{tmp};
+
+    // 3. a delta from our version, if offered
+    if (meta->version > 0) {
+        for (const auto& d : mf->deltas) {
+            if (d.from != meta->version) continue;
+            auto dl = downloadFile(f, o, d.file, tmp, "delta");
+            if (dl) {
+                res.downloaded_bytes += *dl;
+                auto a = store->applyDeltaFile(tmp, info);
+                if (a) {
+                    res.outcome = SyncOutcome::updated_delta;
+                    res.version = info.version;
+                    res.entries = mf->count;
+                    return res;
+                }
+                res.note = "delta not applied (" + a.error().message + "); used the snapshot";
+            } else {
+                res.note = "delta not used (" + dl.error().message + "); used the snapshot";
+            }
+            break;
+        }
+    }
+
+    // 4. the snapshot
+    auto dl = downloadFile(f, o, mf->snapshot, tmp, "snapshot");
+    if (!dl) return unexpected(dl.error());
+    res.downloaded_bytes += *dl;
+    auto a = store->applySnapshotFile(tmp, info);
+    if (!a) return unexpected(a.error());
+    res.outcome = SyncOutcome::updated_snapshot;
+    res.version = info.version;
+    res.entries = mf->count;
+    return res;
+}
+
+}  // namespace sscard::blacklist
