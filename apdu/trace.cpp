@@ -1,5 +1,7 @@
 #include "apdu/trace.hpp"
 
+#include <string.h>  // explicit_bzero
+
 #include "apdu/command.hpp"
 
 namespace sscard::apdu {
@@ -42,6 +44,7 @@ std::string formatCommandForTrace(ByteView command) {
     std::string out = toHex(command.first(4), " ");
     std::size_t shown = 4;
     if (auto parsed = CommandApdu::parse(command); parsed && !parsed->data.empty()) {
+        explicit_bzero(parsed->data.data(), parsed->data.size());  // a copy of the PIN
         const std::size_t lcBytes = parsed->extended ? 3 : 1;
         out.push_back(' ');
         out.append(toHex(command.subspan(4, lcBytes), " "));

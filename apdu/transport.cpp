@@ -1,5 +1,7 @@
 #include "apdu/transport.hpp"
 
+#include <string.h>  // explicit_bzero
+
 #include <cassert>
 #include <string>
 #include <utility>
@@ -88,6 +90,25 @@ Expected<ResponseApdu, TransportError> Transaction::transmitVerbatim(ByteView co
     return exchange(command);
 }
 
+namespace {
+
+// Wipes a PIN command's encoded bytes and data copy (explicit_bzero is not optimised away; the apdu
+// library does not depend on crypto/wipe.hpp).
+struct SecretCopies {
+    Bytes& encoded;
+    Bytes& data;
+    bool secret;
+    void wipeEncoded() noexcept {
+        if (secret && !encoded.empty()) explicit_bzero(encoded.data(), encoded.size());
+    }
+    ~SecretCopies() {
+        wipeEncoded();
+        if (secret && !data.empty()) explicit_bzero(data.data(), data.size());
+    }
+};
+
+}  // namespace
+
 Expected<ResponseApdu, TransportError> Transaction::transmit(const CommandApdu& command,
                                                              TransmitOptions options) {
     const bool t0 = conn_->protocol() == Protocol::t0;
@@ -95,7 +116,10 @@ Expected<ResponseApdu, TransportError> Transaction::transmit(const CommandApdu& 
     // ISO 7816-3 T=0 mapping: a case-4 command goes out as case 3; the data comes with 61xx.
     if (t0 && !sent.data.empty() && sent.le) sent.le.reset();
 
-    auto result = exchange(sent.encode());
+    // The copies made here of a PIN command (VERIFY, CHANGE PIN, …) are wiped when done.
+    Bytes encoded = sent.encode();
+    SecretCopies secrets{encoded, sent.data, carriesSecret(encoded)};
+    auto result = exchange(encoded);
     if (!result) return result;
     ResponseApdu response = std::move(*result);
 
@@ -103,7 +127,9 @@ Expected<ResponseApdu, TransportError> Transaction::transmit(const CommandApdu& 
     // carry Le, so the resend would be the same command again: give the 6Cxx to the caller.
     if (response.sw1 == 0x6C && options.fixLe && !(t0 && !sent.data.empty())) {
         sent.le = leFromSw2(response.sw2);
-        result = exchange(sent.encode());
+        secrets.wipeEncoded();
+        encoded = sent.encode();
+        result = exchange(encoded);
         if (!result) return result;
         response = std::move(*result);
     }
