@@ -134,7 +134,28 @@ Expected<Bytes, TransportError> PcscCard::transmitRaw(ByteView command) {
         resetSeen_ = true;
         if (auto again = reconnect(); !again) return unexpected(std::move(again).error());
     }
-    return unexpected(mapError(rv, operation("SCardTransmit")));
+    TransportError error = mapError(rv, operation("SCardTransmit"));
+    if (error.kind == TransportErrorKind::comm_error && cardLeft()) {
+        error.kind = TransportErrorKind::card_removed;
+        error.message += "; the card has left the reader";
+    }
+    return unexpected(std::move(error));
+}
+
+// A card pulled in the middle of an exchange often shows first as a failed transmit
+// (SCARD_E_NOT_TRANSACTED through vpcd) and only ~0.4 s later as a removal. Ask pcscd for up to a
+// second so the caller can report "removed" rather than "card error".
+bool PcscCard::cardLeft() {
+    for (int i = 0; i < 20; ++i) {
+        DWORD state = 0, protocol = 0, atrLength = 0, nameLength = 0;
+        const LONG rv = SCardStatus(handle_, nullptr, &nameLength, &state, &protocol, nullptr,
+                                    &atrLength);
+        if (rv == SCARD_W_REMOVED_CARD || rv == SCARD_E_NO_SMARTCARD) return true;
+        if (rv == SCARD_S_SUCCESS && (state & SCARD_PRESENT) == 0) return true;
+        if (rv != SCARD_S_SUCCESS && rv != SCARD_E_INSUFFICIENT_BUFFER) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
 }
 
 Expected<Bytes, TransportError> PcscCard::control(std::uint32_t code, ByteView in) {

@@ -59,6 +59,7 @@ class PcscCard final : public CardConnection, public PinpadCapable {
     Expected<Bytes, TransportError> transmitRaw(ByteView command) override;
 
   private:
+    bool cardLeft();
     PcscCard(Context context, SCARDHANDLE handle, DWORD activeProtocol, std::string readerName);
     std::string operation(const char* call) const;
     // SCardReconnect(SHARED, T0|T1, LEAVE_CARD) after SCARD_W_RESET_CARD, then a fresh ATR.
