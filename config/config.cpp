@@ -259,6 +259,26 @@ struct Checker {
         return std::nullopt;
     }
 
+    // An integer within [min, max].
+    std::optional<std::int64_t> integer(const toml::node& n, const std::string& key,
+                                        std::int64_t min, std::int64_t max) {
+        lines[key] = lineOf(n.source());
+        std::string range = std::to_string(min) + " to " + std::to_string(max);
+        if (const auto* v = n.as_integer()) {
+            if (v->get() < min || v->get() > max) {
+                fail(n, key, "bad value " + std::to_string(v->get()) + ": must be " + range);
+                return std::nullopt;
+            }
+            return v->get();
+        }
+        if (const auto* s = n.as_string()) {
+            fail(n, key, "expected an integer (without quotes), got the string " + quote(s->get()));
+        } else {
+            wrongType(n, key, "an integer (" + range + ")");
+        }
+        return std::nullopt;
+    }
+
     // Each element goes through `check` (which may reject it); nothing on a type mismatch.
     std::optional<std::vector<std::string>> strings(
         const toml::node& n, const std::string& key,
@@ -506,6 +526,10 @@ const std::vector<TableDef>& schema() {
               [](Checker& c, const toml::node& n, const std::string& k) {
                   if (auto* s = c.path(n, k, true)) c.config.backend.ca_file = *s;
               }},
+             {"outbox",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto* s = c.path(n, k, false)) c.config.backend.outbox = *s;
+              }},
          }},
         {"roles",
          {
@@ -554,6 +578,24 @@ const std::vector<TableDef>& schema() {
              {"apdu_trace",
               [](Checker& c, const toml::node& n, const std::string& k) {
                   if (auto b = c.boolean(n, k)) c.config.log.apdu_trace = *b;
+              }},
+         }},
+        {"audit",
+         {
+             {"retention",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  auto d = c.duration(n, k);
+                  if (!d) return;
+                  // A typo like "90s" for "90d" would silently empty the audit log.
+                  if (*d < std::chrono::hours(1)) {
+                      c.fail(n, k, "must be at least 1h, got " + formatDuration(*d));
+                      return;
+                  }
+                  c.config.audit.retention = *d;
+              }},
+             {"max_entries",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto v = c.integer(n, k, 1, 1'000'000'000)) c.config.audit.max_entries = *v;
               }},
          }},
     };

@@ -7,10 +7,14 @@
 // Keys beyond the contract (extensions, documented in config/sscardd.toml.example):
 //   [log] level      = "info"   error | warn | info | debug
 //   [log] apdu_trace = false    log every APDU exchanged with a card (PINs and keys redacted)
+//   [backend] outbox = "/var/lib/sscard/outbox.db"   the outbox and audit database (absolute)
+//   [audit] retention   = "90d"      audit entries older than this are deleted (at least 1h)
+//   [audit] max_entries = 1000000    at most this many audit entries are kept (1 to 1000000000)
 //   [roles] personal_data = []  groups whose kiosk callers may receive holder data (admins always)
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +73,9 @@ struct BackendConfig {
     std::string url;          // empty = keep events queued; else http:// or https://
     std::string terminal_id;  // required when url is set
     std::string ca_file;      // empty = system CAs only
+    // Extension: the SQLite file of the outbox (events until the backend takes them) and the audit
+    // log; absolute.
+    std::string outbox = "/var/lib/sscard/outbox.db";
     bool operator==(const BackendConfig&) const = default;
 };
 
@@ -88,6 +95,13 @@ struct LogConfig {
     bool operator==(const LogConfig&) const = default;
 };
 
+// Extension (not in the contract): retention of the audit log (in the [backend] outbox file).
+struct AuditConfig {
+    std::chrono::milliseconds retention = std::chrono::hours(24 * 90);
+    std::int64_t max_entries = 1'000'000;
+    bool operator==(const AuditConfig&) const = default;
+};
+
 struct Config {
     ListConfig list;
     NfcConfig nfc;
@@ -96,6 +110,7 @@ struct Config {
     BackendConfig backend;
     RolesConfig roles;
     LogConfig log;
+    AuditConfig audit;
 
     // Where the settings came from: the file's path, or empty for the built-in defaults.
     std::string source;
@@ -103,7 +118,7 @@ struct Config {
     // Compares the settings only, not where they came from.
     bool operator==(const Config& o) const {
         return list == o.list && nfc == o.nfc && readers == o.readers && api == o.api &&
-               backend == o.backend && roles == o.roles && log == o.log;
+               backend == o.backend && roles == o.roles && log == o.log && audit == o.audit;
     }
 };
 

@@ -505,3 +505,69 @@ TEST_CASE("an unreadable default file is an error, not the defaults") {
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().message.find("Permission denied") != std::string::npos);
 }
+
+TEST_CASE("outbox and audit extension keys: defaults and values") {
+    Config d = defaultConfig();
+    CHECK(d.backend.outbox == "/var/lib/sscard/outbox.db");
+    CHECK(d.audit.retention == 90 * 24h);
+    CHECK(d.audit.max_entries == 1'000'000);
+
+    Config c = parsed(R"(
+[backend]
+outbox = "/srv/sscard/outbox.db"
+
+[audit]
+retention = "30d"
+max_entries = 5000
+)");
+    CHECK(c.backend.outbox == "/srv/sscard/outbox.db");
+    CHECK(c.audit.retention == 30 * 24h);
+    CHECK(c.audit.max_entries == 5000);
+    CHECK(c != d);
+    CHECK(parsed("[audit]\nretention = \"1h\"\nmax_entries = 1\n").audit.max_entries == 1);
+    CHECK(parsed("audit.max_entries = 1000000000\n").audit.max_entries == 1'000'000'000);
+}
+
+TEST_CASE("outbox and audit extension keys: errors name file, line and key") {
+    auto e = errorOf("[backend]\nurl = \"\"\noutbox = \"outbox.db\"\n");
+    CHECK(e.line == 3);
+    CHECK(e.key == "backend.outbox");
+    CHECK(e.message.find("absolute") != std::string::npos);
+
+    e = errorOf("[backend]\noutbox = \"\"\n");
+    CHECK(e.key == "backend.outbox");
+    CHECK(e.line == 2);
+
+    e = errorOf("[audit]\nretention = \"90s\"\n");
+    CHECK(e.line == 2);
+    CHECK(e.key == "audit.retention");
+    CHECK(e.message == "must be at least 1h, got 1m30s");
+
+    e = errorOf("[audit]\n\nretention = 90\n");
+    CHECK(e.line == 3);
+    CHECK(e.key == "audit.retention");
+    CHECK(e.message.find("\"90s\"") != std::string::npos);
+
+    e = errorOf("[audit]\nmax_entries = 0\n");
+    CHECK(e.line == 2);
+    CHECK(e.key == "audit.max_entries");
+    CHECK(e.message == "bad value 0: must be 1 to 1000000000");
+
+    e = errorOf("[audit]\nmax_entries = 1000000001\n");
+    CHECK(e.key == "audit.max_entries");
+
+    e = errorOf("[audit]\nmax_entries = \"1000\"\n");
+    CHECK(e.key == "audit.max_entries");
+    CHECK(e.message == "expected an integer (without quotes), got the string \"1000\"");
+
+    e = errorOf("[audit]\nmax_entries = 1.5\n");
+    CHECK(e.message == "expected an integer (1 to 1000000000), got a floating-point number");
+
+    e = errorOf("[audit]\nmax_entry = 10\n");
+    CHECK(e.key == "audit.max_entry");
+    CHECK(e.message == "unknown key (did you mean \"max_entries\"?)");
+
+    e = errorOf("[backend]\nretention = \"90d\"\n");
+    CHECK(e.key == "backend.retention");
+    CHECK(e.message.find("audit.retention") != std::string::npos);
+}

@@ -1,0 +1,486 @@
+#include "daemon/outbox/sender.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+
+namespace sscard::outbox {
+
+namespace {
+
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::size_t kMaxAnswerKept = 200;
+
+void globalInit() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+// The start of an answer body, for a log line: printable ASCII only, cut short.
+std::string snippet(const std::string& body) {
+    std::string out;
+    for (char c : body) {
+        if (out.size() >= kMaxAnswerKept) {
+            out += "...";
+            break;
+        }
+        auto u = static_cast<unsigned char>(c);
+        out += (u >= 0x20 && u < 0x7F) ? c : ' ';
+    }
+    return out;
+}
+
+struct Transfer {
+    std::string answer;  // first bytes of the response body
+    std::optional<long> retry_after_s;
+    const std::atomic<bool>* stopping = nullptr;
+};
+
+std::size_t onData(char* data, std::size_t size, std::size_t n, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    std::size_t len = size * n;
+    if (t->answer.size() < kMaxAnswerKept + 1) {
+        t->answer.append(data, std::min(len, kMaxAnswerKept + 1 - t->answer.size()));
+    }
+    return len;
+}
+
+std::size_t onHeader(char* data, std::size_t size, std::size_t n, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    std::size_t len = size * n;
+    std::string_view line(data, len);
+    constexpr std::string_view kName = "retry-after:";
+    if (line.size() > kName.size()) {
+        bool match = true;
+        for (std::size_t i = 0; i < kName.size(); ++i) {
+            char c = line[i];
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+            if (c != kName[i]) {
+                match = false;
+                break;
+            }
+        }
+        if (match) {
+            // Only the delay-seconds form; an HTTP date is ignored (our own backoff applies).
+            long v = 0;
+            bool digits = false;
+            for (char c : line.substr(kName.size())) {
+                if (c == ' ' || c == '\t') {
+                    if (digits) break;
+                    continue;
+                }
+                if (c == '\r' || c == '\n') break;
+                if (c < '0' || c > '9') {
+                    digits = false;
+                    break;
+                }
+                digits = true;
+                if (v < 100'000'000) v = v * 10 + (c - '0');
+            }
+            if (digits) t->retry_after_s = v;
+        }
+    }
+    return len;
+}
+
+int onProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    auto* t = static_cast<Transfer*>(user);
+    return t->stopping->load() ? 1 : 0;  // non-zero aborts the transfer
+}
+
+void defaultLog(LogLevel level, const std::string& msg) {
+    std::fprintf(stderr, "sscardd outbox %s: %s\n", std::string(logLevelName(level)).c_str(),
+                 msg.c_str());
+}
+
+nlohmann::json timeOrNull(const std::optional<TimePoint>& t) {
+    return t ? nlohmann::json(rfc3339(*t)) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+SenderOptions senderOptions(const BackendConfig& backend) {
+    SenderOptions o;
+    o.url = backend.url;
+    o.ca_file = backend.ca_file;
+    return o;
+}
+
+AttemptClass classifyStatus(long http_status) {
+    if (http_status >= 200 && http_status <= 299) return AttemptClass::delivered;
+    if (http_status == 0 || http_status >= 500 || http_status == 408 || http_status == 429) {
+        return AttemptClass::unavailable;
+    }
+    return AttemptClass::refused;
+}
+
+milliseconds backoffDelay(int failures, milliseconds initial, milliseconds max, double unit) {
+    if (failures < 1) failures = 1;
+    if (initial.count() < 1) initial = milliseconds(1);
+    if (max < initial) max = initial;
+    milliseconds d = initial;
+    for (int i = 1; i < failures && d < max; ++i) d *= 2;
+    d = std::min(d, max);
+    unit = std::clamp(unit, 0.0, 1.0);
+    auto jittered = static_cast<milliseconds::rep>(
+        std::llround(static_cast<double>(d.count()) * (0.5 + 0.5 * unit)));
+    return milliseconds(std::max<milliseconds::rep>(jittered, 1));
+}
+
+nlohmann::json toJson(const SenderStatus& s) {
+    return nlohmann::json{
+        {"enabled", s.enabled},
+        {"running", s.running},
+        {"queued", s.queued},
+        {"delivered", s.delivered},
+        {"failed_attempts", s.failed_attempts},
+        {"consecutive_failures", s.consecutive_failures},
+        {"last_error",
+         s.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_error)},
+        {"last_error_at", timeOrNull(s.last_error_at)},
+        {"last_delivered_at", timeOrNull(s.last_delivered_at)},
+        {"next_attempt_at", timeOrNull(s.next_attempt_at)},
+    };
+}
+
+struct Sender::Attempt {
+    long status = 0;  // 0 = no HTTP answer
+    std::string error;
+    std::optional<long> retry_after_s;
+    bool aborted = false;  // stop() cut it short
+};
+
+Sender::Sender(Outbox& outbox, SenderOptions options)
+    : outbox_(outbox), options_(std::move(options)), rng_(std::random_device{}()) {
+    if (!options_.log) options_.log = &defaultLog;
+    if (options_.batch == 0) options_.batch = 1;
+    globalInit();
+}
+
+Sender::~Sender() {
+    stop();
+}
+
+void Sender::start() {
+    if (options_.url.empty()) {
+        log(LogLevel::info, "backend.url is empty: events stay queued in the outbox");
+        return;
+    }
+    {
+        std::lock_guard lk(mu_);
+        if (running_) return;
+        running_ = true;
+        stopping_ = false;
+        kicked_ = true;
+        down_until_.reset();
+    }
+    outbox_.setEnqueueListener([this] { wake(); });
+    thread_ = std::thread([this] { run(); });
+}
+
+void Sender::stop() {
+    {
+        std::lock_guard lk(mu_);
+        if (!running_) return;
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    // Not under mu_: the listener takes mu_ (through wake()) while the outbox holds its own lock.
+    outbox_.setEnqueueListener(nullptr);
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lk(mu_);
+    running_ = false;
+}
+
+void Sender::wake() {
+    {
+        std::lock_guard lk(mu_);
+        kicked_ = true;
+    }
+    cv_.notify_all();
+}
+
+SenderStatus Sender::status() {
+    SenderStatus s;
+    std::optional<TimePoint> down;  // the end of a sender-wide backoff
+    {
+        std::lock_guard lk(mu_);
+        s.enabled = !options_.url.empty();
+        s.running = running_;
+        s.delivered = delivered_;
+        s.failed_attempts = failed_attempts_;
+        s.consecutive_failures = consecutive_failures_;
+        s.last_error = last_error_;
+        s.last_error_at = last_error_at_;
+        s.last_delivered_at = last_delivered_at_;
+        auto steadyNow = SteadyClock::now();
+        if (down_until_ && *down_until_ > steadyNow) {
+            down = now() + std::chrono::duration_cast<milliseconds>(*down_until_ - steadyNow);
+        }
+    }
+    if (auto n = outbox_.count()) s.queued = *n;
+    if (auto next = outbox_.nextAttemptAt(); next && *next) {
+        s.next_attempt_at = down ? std::max(*down, **next) : **next;
+    } else if (down && s.queued > 0) {
+        s.next_attempt_at = down;
+    }
+    return s;
+}
+
+void Sender::log(LogLevel level, const std::string& msg) {
+    try {
+        options_.log(level, msg);
+    } catch (...) {
+        // A failing logger must not take the sender down.
+    }
+}
+
+double Sender::jitterUnit() {
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+}
+
+Sender::Attempt Sender::post(void* handle, const PendingEvent& e) {
+    Attempt a;
+    CURL* curl = static_cast<CURL*>(handle);
+    Transfer t;
+    t.stopping = &stopping_;
+    curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, options_.url.c_str());
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout.count()));
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, e.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(e.body.size()));
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "sscardd/0.1");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &onData);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &onHeader);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &onProgress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
+
+    std::string key = "Idempotency-Key: " + e.event_id;
+    curl_slist* headers = nullptr;
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers, "Accept: application/json");
+    headers = curl_slist_append(headers, key.c_str());
+    headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+
+    CURLcode rc = headers ? curl_easy_perform(curl) : CURLE_OUT_OF_MEMORY;
+    curl_slist_free_all(headers);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+
+    if (rc == CURLE_ABORTED_BY_CALLBACK && stopping_) {
+        a.aborted = true;
+        a.error = "stopped";
+        return a;
+    }
+    if (rc != CURLE_OK) {
+        a.error = std::string(curl_easy_strerror(rc));
+        return a;
+    }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.status);
+    a.retry_after_s = t.retry_after_s;
+    if (classifyStatus(a.status) != AttemptClass::delivered) {
+        a.error = "HTTP " + std::to_string(a.status);
+        std::string s = snippet(t.answer);
+        if (!s.empty()) a.error += ": " + s;
+    }
+    return a;
+}
+
+void Sender::run() {
+    CURL* curl = curl_easy_init();
+    for (;;) {
+        try {
+            loop(curl);  // CURL is void in libcurl's API
+            break;       // stopping
+        } catch (const std::exception& ex) {
+            // Out of memory or similar: not a reason to end the thread (events would pile up).
+            std::lock_guard lk(mu_);
+            ++consecutive_failures_;
+            last_error_ = std::string("internal error: ") + ex.what();
+            last_error_at_ = now();
+            down_until_ = SteadyClock::now() + options_.backoff_max;
+        }
+        log(LogLevel::error,
+            "outbox sender: internal error; retrying in " + formatDuration(options_.backoff_max));
+    }
+    if (curl) curl_easy_cleanup(curl);
+}
+
+void Sender::loop(void*& handle) {
+    CURL*& curl = handle;
+    for (;;) {
+        {
+            std::unique_lock lk(mu_);
+            if (stopping_) break;
+            if (down_until_ && SteadyClock::now() < *down_until_) {
+                // Backing off: only stop() ends this early.
+                cv_.wait_until(lk, *down_until_, [this] { return stopping_.load(); });
+                continue;
+            }
+            down_until_.reset();
+            kicked_ = false;
+        }
+
+        auto backOff = [this](const std::string& why) {
+            std::lock_guard lk(mu_);
+            ++failed_attempts_;
+            ++consecutive_failures_;
+            last_error_ = why;
+            last_error_at_ = now();
+            auto d = backoffDelay(consecutive_failures_, options_.backoff_initial,
+                                  options_.backoff_max, jitterUnit());
+            down_until_ = SteadyClock::now() + d;
+            return d;
+        };
+
+        if (!curl) {
+            curl = curl_easy_init();
+            if (!curl) {
+                auto d = backOff("libcurl initialisation failed");
+                log(LogLevel::error,
+                    "libcurl initialisation failed; retrying in " + formatDuration(d));
+                continue;
+            }
+        }
+
+        TimePoint t0 = now();
+        auto batch = outbox_.due(t0, options_.batch);
+        if (!batch) {
+            auto d = backOff(batch.error().message);
+            log(LogLevel::error, "cannot read the outbox: " + batch.error().message +
+                                     "; retrying in " + formatDuration(d));
+            continue;
+        }
+
+        bool down = false;
+        for (const PendingEvent& e : *batch) {
+            if (stopping_) break;
+            Attempt a = post(curl, e);
+            if (a.aborted) break;
+            AttemptClass cls = a.status == 0 ? AttemptClass::unavailable : classifyStatus(a.status);
+            TimePoint t = now();
+            if (cls == AttemptClass::delivered) {
+                auto r = outbox_.markDelivered(e.event_id);
+                if (!r) {
+                    // It will be sent again under the same key (the receiver deduplicates), but
+                    // not at once: back off as if the backend were down.
+                    auto d = backOff("cannot remove a delivered event: " + r.error().message);
+                    log(LogLevel::error, "event " + e.event_id +
+                                             " was delivered but cannot be removed from the "
+                                             "outbox: " +
+                                             r.error().message + "; retrying in " +
+                                             formatDuration(d));
+                    down = true;
+                    break;
+                }
+                bool recovered;
+                {
+                    std::lock_guard lk(mu_);
+                    ++delivered_;
+                    last_delivered_at_ = t;
+                    recovered = consecutive_failures_ > 0;
+                    consecutive_failures_ = 0;
+                }
+                if (recovered) log(LogLevel::info, "backend reachable again");
+                log(LogLevel::debug, "delivered " + e.type + " event " + e.event_id);
+                continue;
+            }
+            if (cls == AttemptClass::unavailable) {
+                int streak;
+                milliseconds d;
+                {
+                    std::lock_guard lk(mu_);
+                    ++failed_attempts_;
+                    streak = ++consecutive_failures_;
+                    last_error_ = a.error;
+                    last_error_at_ = t;
+                    d = backoffDelay(streak, options_.backoff_initial, options_.backoff_max,
+                                     jitterUnit());
+                    if (a.retry_after_s) {
+                        auto ra = std::chrono::duration_cast<milliseconds>(
+                            std::chrono::seconds(*a.retry_after_s));
+                        d = std::clamp(ra, d, std::max(d, options_.backoff_max));
+                    }
+                    down_until_ = SteadyClock::now() + d;
+                }
+                // The event stays due: the sender-wide wait (down_until_) gates the retry, and it
+                // starts again with this, the oldest, event. (A per-event time here could let a
+                // younger event overtake it by the few ms the two clocks differ.)
+                auto r = outbox_.markAttemptFailed(e.event_id, a.error, t);
+                if (!r) log(LogLevel::error, "cannot update the outbox: " + r.error().message);
+                log(streak == 1 ? LogLevel::warn : LogLevel::debug,
+                    "backend unavailable (" + a.error + "); " + e.type + " event " + e.event_id +
+                        " stays queued, retrying in " + formatDuration(d));
+                down = true;
+                break;
+            }
+            // Refused: the backend is up but does not take this event. Keep it, retry it on its
+            // own backoff, and say so loudly every time.
+            auto d = backoffDelay(e.attempts + 1, options_.backoff_initial, options_.backoff_max,
+                                  jitterUnit());
+            {
+                std::lock_guard lk(mu_);
+                ++failed_attempts_;
+                consecutive_failures_ = 0;
+                last_error_ = a.error;
+                last_error_at_ = t;
+            }
+            auto r = outbox_.markAttemptFailed(e.event_id, a.error, t + d);
+            if (!r) log(LogLevel::error, "cannot update the outbox: " + r.error().message);
+            log(LogLevel::error, "backend REFUSED " + e.type + " event " + e.event_id + " (" +
+                                     a.error + ", attempt " + std::to_string(e.attempts + 1) +
+                                     "); it is kept and retried in " + formatDuration(d) +
+                                     " — check the backend or remove the event by hand");
+        }
+        if (stopping_) break;
+        if (down) continue;
+        if (batch->size() == options_.batch) continue;  // there may be more due now
+
+        // Idle: sleep until the next due attempt, an enqueue, or stop().
+        auto next = outbox_.nextAttemptAt();
+        if (!next) {
+            auto d = backOff(next.error().message);
+            log(LogLevel::error, "cannot read the outbox: " + next.error().message +
+                                     "; retrying in " + formatDuration(d));
+            continue;
+        }
+        TimePoint tn = now();
+        if (*next && **next > tn + options_.backoff_max) {
+            // Further ahead than any backoff: the wall clock went back. Due now.
+            auto r = outbox_.rescheduleLaterThan(tn + options_.backoff_max, tn);
+            if (r && *r > 0) {
+                log(LogLevel::warn, "the clock went back; " + std::to_string(*r) +
+                                        " queued event(s) rescheduled to now");
+            }
+            continue;
+        }
+        std::unique_lock lk(mu_);
+        if (stopping_) break;
+        if (kicked_) continue;
+        auto woken = [this] { return stopping_.load() || kicked_; };
+        if (!*next) {
+            cv_.wait(lk, woken);
+        } else if (**next > tn) {
+            cv_.wait_until(lk, SteadyClock::now() + (**next - tn), woken);
+        }
+    }
+}
+
+}  // namespace sscard::outbox

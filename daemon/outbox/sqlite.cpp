@@ -1,0 +1,188 @@
+#include "daemon/outbox/sqlite.hpp"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+namespace sscard::outbox::detail {
+
+Expected<Db, Error> Db::open(const std::filesystem::path& path, Sync sync, int busy_timeout_ms) {
+    Db db;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &db.db_, flags, nullptr) != SQLITE_OK) {
+        return unexpected(db.fail("cannot open " + path.string()));
+    }
+    sqlite3_extended_result_codes(db.db_, 1);
+    sqlite3_busy_timeout(db.db_, busy_timeout_ms);
+    // journal_mode=WAL is persistent in the file; it may need the lock, which busy_timeout covers.
+    auto s = db.prepare("PRAGMA journal_mode=WAL");
+    if (!s) return unexpected(s.error());
+    if (s->step() != SQLITE_ROW || s->colText(0) != "wal") {
+        return unexpected(db.fail("cannot switch " + path.string() + " to WAL"));
+    }
+    auto r = db.exec(sync == Sync::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    if (!r) return unexpected(r.error());
+    // No mmap: it would turn I/O errors into signals (reference/feed.md).
+    r = db.exec("PRAGMA mmap_size=0");
+    if (!r) return unexpected(r.error());
+    return db;
+}
+
+Db::Db(Db&& o) noexcept : db_(o.db_) {
+    o.db_ = nullptr;
+}
+
+Db& Db::operator=(Db&& o) noexcept {
+    if (this != &o) {
+        if (db_) sqlite3_close_v2(db_);
+        db_ = std::exchange(o.db_, nullptr);
+    }
+    return *this;
+}
+
+Db::~Db() {
+    // Statements are owned by the classes holding this Db and finalized before it.
+    if (db_) sqlite3_close_v2(db_);
+}
+
+Error Db::fail(std::string_view what) const {
+    std::string msg(what);
+    msg += ": ";
+    msg += db_ ? sqlite3_errmsg(db_) : "out of memory";
+    return makeError(ErrorCode::internal, msg);
+}
+
+Expected<void, Error> Db::exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = err ? err : sqlite3_errmsg(db_);
+        sqlite3_free(err);
+        return unexpected(makeError(ErrorCode::internal, "SQLite: " + msg));
+    }
+    return {};
+}
+
+Expected<Stmt, Error> Db::prepare(const char* sql) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+        return unexpected(fail("SQLite prepare"));
+    }
+    return Stmt(s);
+}
+
+std::int64_t Db::changes() const {
+    return sqlite3_changes64(db_);
+}
+
+std::int64_t Db::lastInsertRowid() const {
+    return sqlite3_last_insert_rowid(db_);
+}
+
+Expected<void, Error> Db::integrityCheck() {
+    auto s = prepare("PRAGMA integrity_check");
+    if (!s) return unexpected(s.error());
+    std::string found;
+    int rc;
+    while ((rc = s->step()) == SQLITE_ROW) {
+        std::string line = s->colText(0);
+        if (line == "ok") continue;
+        if (!found.empty()) found += "; ";
+        found += line;
+    }
+    if (rc != SQLITE_DONE) return unexpected(fail("integrity_check"));
+    if (!found.empty()) return unexpected(makeError(ErrorCode::internal, "corrupt: " + found));
+    return {};
+}
+
+Expected<std::string, Error> Db::journalMode() {
+    auto s = prepare("PRAGMA journal_mode");
+    if (!s) return unexpected(s.error());
+    if (s->step() != SQLITE_ROW) return unexpected(fail("journal_mode"));
+    return s->colText(0);
+}
+
+Expected<int, Error> Db::synchronous() {
+    auto s = prepare("PRAGMA synchronous");
+    if (!s) return unexpected(s.error());
+    if (s->step() != SQLITE_ROW) return unexpected(fail("synchronous"));
+    return static_cast<int>(s->colInt(0));
+}
+
+Stmt& Stmt::operator=(Stmt&& o) noexcept {
+    if (this != &o) {
+        sqlite3_finalize(s_);
+        s_ = std::exchange(o.s_, nullptr);
+    }
+    return *this;
+}
+
+Stmt::~Stmt() {
+    sqlite3_finalize(s_);
+}
+
+Stmt& Stmt::reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+    return *this;
+}
+
+Stmt& Stmt::bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+}
+
+Stmt& Stmt::bind(int i, std::string_view v) {
+    sqlite3_bind_text64(s_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    return *this;
+}
+
+Stmt& Stmt::bindNull(int i) {
+    sqlite3_bind_null(s_, i);
+    return *this;
+}
+
+Stmt& Stmt::bindOpt(int i, const std::optional<std::int64_t>& v) {
+    return v ? bind(i, *v) : bindNull(i);
+}
+
+Stmt& Stmt::bindText(int i, std::string_view v) {
+    return v.empty() ? bindNull(i) : bind(i, v);
+}
+
+int Stmt::step() {
+    return sqlite3_step(s_);
+}
+
+std::int64_t Stmt::colInt(int i) const {
+    return sqlite3_column_int64(s_, i);
+}
+
+std::optional<std::int64_t> Stmt::colOptInt(int i) const {
+    if (sqlite3_column_type(s_, i) == SQLITE_NULL) return std::nullopt;
+    return sqlite3_column_int64(s_, i);
+}
+
+std::string Stmt::colText(int i) const {
+    const unsigned char* t = sqlite3_column_text(s_, i);
+    if (!t) return {};
+    return std::string(reinterpret_cast<const char*>(t),
+                       static_cast<std::size_t>(sqlite3_column_bytes(s_, i)));
+}
+
+Transaction::~Transaction() {
+    if (open_) (void)db_.exec("ROLLBACK");
+}
+
+Expected<void, Error> Transaction::begin() {
+    auto r = db_.exec("BEGIN IMMEDIATE");
+    if (r) open_ = true;
+    return r;
+}
+
+Expected<void, Error> Transaction::commit() {
+    auto r = db_.exec("COMMIT");
+    if (r) open_ = false;
+    return r;
+}
+
+}  // namespace sscard::outbox::detail
