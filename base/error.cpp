@@ -44,6 +44,14 @@ std::string_view codeName(ErrorCode code) {
     return "internal";
 }
 
+std::optional<ErrorCode> codeFromName(std::string_view name) {
+    for (int i = 0; i <= static_cast<int>(ErrorCode::internal); ++i) {
+        auto code = static_cast<ErrorCode>(i);
+        if (codeName(code) == name) return code;
+    }
+    return std::nullopt;
+}
+
 int exitStatus(ErrorCode code) {
     switch (code) {
         case ErrorCode::usage:

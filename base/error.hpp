@@ -31,6 +31,9 @@ enum class ErrorCode {
 
 std::string_view codeName(ErrorCode code);
 
+// The code whose codeName() is `name`; nullopt for an unknown name.
+std::optional<ErrorCode> codeFromName(std::string_view name);
+
 // Process exit status for a failure of this class (README "Exit status").
 int exitStatus(ErrorCode code);
 

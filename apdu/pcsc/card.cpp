@@ -148,8 +148,8 @@ Expected<Bytes, TransportError> PcscCard::transmitRaw(ByteView command) {
 bool PcscCard::cardLeft() {
     for (int i = 0; i < 20; ++i) {
         DWORD state = 0, protocol = 0, atrLength = 0, nameLength = 0;
-        const LONG rv = SCardStatus(handle_, nullptr, &nameLength, &state, &protocol, nullptr,
-                                    &atrLength);
+        const LONG rv =
+            SCardStatus(handle_, nullptr, &nameLength, &state, &protocol, nullptr, &atrLength);
         if (rv == SCARD_W_REMOVED_CARD || rv == SCARD_E_NO_SMARTCARD) return true;
         if (rv == SCARD_S_SUCCESS && (state & SCARD_PRESENT) == 0) return true;
         if (rv != SCARD_S_SUCCESS && rv != SCARD_E_INSUFFICIENT_BUFFER) return false;

@@ -12,10 +12,11 @@ Error fromTransport(const apdu::TransportError& error, std::string_view step) {
     std::string what = std::string(step) + ": " + error.message;
     switch (error.kind) {
         case K::card_removed:
-        case K::reader_gone:
             return makeError(ErrorCode::card_removed, "card removed while " + what);
+        case K::reader_gone:
+            return makeError(ErrorCode::card_removed, "the reader went away while " + what);
         case K::no_service:
-            return makeError(ErrorCode::no_reader, "PC/SC service lost while " + what);
+            return makeError(ErrorCode::no_reader, "the reader service was lost while " + what);
         case K::sharing_violation:
             return makeError(ErrorCode::busy, "another program holds the card while " + what);
         case K::card_reset:

@@ -39,4 +39,8 @@ TEST_CASE("every error code has a distinct name and a non-zero exit status") {
     CHECK(exitStatus(ErrorCode::config) == 2);
     CHECK(exitStatus(ErrorCode::no_card) != 0);
     CHECK(exitStatus(ErrorCode::internal) == 1);
+    for (auto code : {ErrorCode::usage, ErrorCode::feed_rejected, ErrorCode::internal}) {
+        CHECK(codeFromName(codeName(code)) == code);
+    }
+    CHECK_FALSE(codeFromName("no_such_code").has_value());
 }
