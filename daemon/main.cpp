@@ -9,8 +9,11 @@
 
 #include "config/config.hpp"
 #include "daemon/diag.hpp"
+#include "daemon/list_commands.hpp"
 #include "daemon/output.hpp"
 #include "daemon/reader_setup.hpp"
+#include "daemon/service.hpp"
+#include "daemon/status_client.hpp"
 #include "daemon/watch.hpp"
 
 namespace {
@@ -47,6 +50,13 @@ int main(int argc, char** argv) {
     std::vector<std::string> apdus;
     bool t0Fixups = false;
 
+    auto* runCmd = app.add_subcommand("run", "the service, as systemd starts it");
+    addCommon(runCmd, common, /*withJson=*/false);
+
+    auto* serviceStatusCmd = app.add_subcommand(
+        "status", "ask the running service for its status (readers, list, outbox)");
+    addCommon(serviceStatusCmd, common);
+
     auto* diag = app.add_subcommand("diag", "technician diagnostics");
     diag->require_subcommand(1);
 
@@ -70,6 +80,31 @@ int main(int argc, char** argv) {
 
     auto* watchCmd = diag->add_subcommand("watch", "print reader and card events as they happen");
     addCommon(watchCmd, common);
+
+    auto* checkCmd =
+        diag->add_subcommand("check", "read the card and decide against the local list");
+    addCommon(checkCmd, common);
+    checkCmd->add_option("--reader", diagOptions.reader, "reader name");
+    checkCmd->add_flag("--trace", diagOptions.trace,
+                       "print the APDU trace on stderr (PINs redacted)");
+
+    auto* syncCmd = app.add_subcommand("sync", "sync the frozen-card list once now");
+    addCommon(syncCmd, common);
+
+    auto* list = app.add_subcommand("list", "the local frozen-card list");
+    list->require_subcommand(1);
+    auto* statusCmd = list->add_subcommand("status", "list version, entries, age, stale or not");
+    addCommon(statusCmd, common);
+    LookupQuery lookup;
+    auto* lookupCmd = list->add_subcommand("lookup", "what the list says about one card");
+    addCommon(lookupCmd, common);
+    auto* byId =
+        lookupCmd->add_option("--card-id", lookup.cardId, "card identifier (32 hex digits)");
+    auto* byRegion = lookupCmd->add_option("--region", lookup.region, "region code (6 digits)");
+    auto* byNumber = lookupCmd->add_option("--card-number", lookup.cardNumber, "card number");
+    byId->excludes(byRegion)->excludes(byNumber);
+    byRegion->needs(byNumber);
+    byNumber->needs(byRegion);
 
     try {
         app.parse(argc, argv);
@@ -95,10 +130,17 @@ int main(int argc, char** argv) {
                              : apdu::Interface::contact;
     diagOptions.trace = diagOptions.trace || config->log.apdu_trace;
 
+    if (runCmd->parsed()) return runService(*config);
+    if (serviceStatusCmd->parsed()) return runStatusClient(*config, out);
+
     auto readers = makeReaderDirectory(*config);
     if (readersCmd->parsed()) return diagReaders(readers, diagOptions);
     if (readCmd->parsed()) return diagRead(readers, diagOptions);
     if (apduCmd->parsed()) return diagApdu(readers, diagOptions, apdus, t0Fixups);
     if (watchCmd->parsed()) return diagWatch(*config, out);
+    if (checkCmd->parsed()) return diagCheck(readers, diagOptions, *config);
+    if (syncCmd->parsed()) return runSync(*config, out);
+    if (statusCmd->parsed()) return runListStatus(*config, out);
+    if (lookupCmd->parsed()) return runListLookup(*config, out, lookup);
     return out.fail(makeError(ErrorCode::usage, "unknown command"));
 }

@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <thread>
 
+#include "daemon/monitor_group.hpp"
 #include "daemon/reader_setup.hpp"
 
 namespace sscard::daemon {
@@ -41,9 +43,9 @@ int diagWatch(const Config& config, const Output& out) {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
 
-    // Only PC/SC has a monitor so far; transports added later each need a thread of their own.
-    auto monitors = makeMonitors(config);
-    monitors.front()->run(gStop, [&](const apdu::ReaderEvent& event) {
+    // Every transport's monitor on a thread of its own, events printed one at a time.
+    MonitorGroup group(makeMonitors(config));
+    group.start([&](const apdu::ReaderEvent& event) {
         using T = apdu::ReaderEvent::Type;
         bool hasReader = event.type != T::service_lost && event.type != T::service_restored;
         bool hasCard = event.type == T::card_inserted;
@@ -63,6 +65,9 @@ int diagWatch(const Config& config, const Output& out) {
             std::fflush(stdout);
         }
     });
+    // The signal handler only sets the flag; the monitors see it through stop().
+    while (!gStop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    group.stop();
     return 0;
 }
 

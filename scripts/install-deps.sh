@@ -11,7 +11,7 @@ packages=(
   nlohmann-json3-dev doctest-dev libtomlplusplus-dev libcli11-dev libsystemd-dev
   # runtime and test environment: real pcscd with virtual readers, nginx for feeds
   pcscd vsmartcard-vpcd libnfc-bin nginx-light sqlite3 openssl
-  python3 python3-cryptography procps psmisc iproute2 curl ca-certificates pcsc-tools
+  python3 python3-cryptography systemd procps psmisc iproute2 curl ca-certificates pcsc-tools
 )
 
 missing=()

@@ -1,0 +1,679 @@
+#include "daemon/service.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "apdu/ssse/application.hpp"
+#include "blacklist/sync.hpp"
+#include "daemon/api/server.hpp"
+#include "daemon/card_check.hpp"
+#include "daemon/card_json.hpp"
+#include "daemon/log.hpp"
+#include "daemon/monitor_group.hpp"
+#include "daemon/outbox/audit.hpp"
+#include "daemon/outbox/outbox.hpp"
+#include "daemon/outbox/sender.hpp"
+#include "daemon/reader_setup.hpp"
+
+namespace sscard::daemon {
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kReaderWait = 3s;  // how long a request waits for a reader busy with another
+
+std::string errorText(const Error& e) {
+    return std::string(codeName(e.code)) + ": " + e.message;
+}
+
+struct ChildResult {
+    int status = 0;  // exit status; 128 + signal when killed
+    std::string output;
+};
+
+// Runs a command, collecting its standard output; `pid` holds the child's pid while it runs (so
+// that stopping the service can end it).
+Expected<ChildResult, Error> runChild(const std::vector<std::string>& args,
+                                      std::atomic<pid_t>& pid) {
+    int pipeFds[2];
+    if (pipe2(pipeFds, O_CLOEXEC) != 0) {
+        return unexpected(
+            makeError(ErrorCode::internal, std::string("pipe: ") + std::strerror(errno)));
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, pipeFds[1], STDOUT_FILENO);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    // The child must not inherit the daemon's blocked signals (SIGTERM would not end it).
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    pid_t child = 0;
+    int rc = posix_spawn(&child, argv[0], &actions, &attr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    close(pipeFds[1]);
+    if (rc != 0) {
+        close(pipeFds[0]);
+        return unexpected(
+            makeError(ErrorCode::internal, std::string("spawn: ") + std::strerror(rc)));
+    }
+    pid = child;
+    ChildResult result;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(pipeFds[0], buf, sizeof buf);
+        if (n > 0)
+            result.output.append(buf, static_cast<std::size_t>(n));
+        else if (n == 0 || errno != EINTR)
+            break;
+    }
+    close(pipeFds[0]);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid = 0;
+    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return result;
+}
+
+// A queue of jobs run by a fixed set of threads (automatic checks of inserted cards).
+class JobPool {
+  public:
+    explicit JobPool(std::size_t threads) {
+        for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+    }
+    ~JobPool() { stop(); }
+    void post(std::function<void()> job) {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;
+            jobs_.push_back(std::move(job));
+        }
+        cv_.notify_one();
+    }
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_ && workers_.empty()) return;
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        for (auto& t : workers_) t.join();
+        workers_.clear();
+    }
+
+  private:
+    void work() {
+        for (;;) {
+            std::function<void()> job;
+            {
+                std::unique_lock lock(mutex_);
+                cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+                if (jobs_.empty()) return;
+                job = std::move(jobs_.front());
+                jobs_.pop_front();
+            }
+            job();
+        }
+    }
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<std::function<void()>> jobs_;
+    std::vector<std::thread> workers_;
+    bool stopping_ = false;
+};
+
+class Service {
+  public:
+    explicit Service(const Config& config)
+        : config_(config),
+          readers_(makeReaderDirectory(config)),
+          list_(config.list.database),
+          server_(api::ServerOptions::fromConfig(config)),
+          started_(Clock::now()) {}
+
+    int run();
+
+  private:
+    // --- cards ---
+    std::shared_ptr<std::timed_mutex> readerLock(const std::string& reader);
+    Expected<apdu::ReaderInfo, Error> pickReader(const std::optional<std::string>& named);
+    template <class Fn>
+    auto withCard(const std::optional<std::string>& named, Fn&& fn)
+        -> decltype(fn(std::declval<apdu::CardConnection&>()));
+    Expected<nlohmann::json, Error> check(const std::optional<std::string>& reader,
+                                          const std::string& origin);
+    void onReaderEvent(const apdu::ReaderEvent& event);
+    void record(const std::string& kind, const std::string& reader, const ssse::CardInfo* card,
+                const blacklist::Decision* decision, const std::string& code);
+
+    // --- list ---
+    void syncLoop();
+    Expected<blacklist::SyncResult, Error> syncNow();
+    nlohmann::json listStatusJson();
+
+    // --- API ---
+    void registerMethods();
+    nlohmann::json statusJson();
+
+    Config config_;
+    std::mutex readersMutex_;  // ReaderDirectory is not thread-safe
+    ReaderDirectory readers_;
+    std::mutex locksMutex_;
+    std::map<std::string, std::shared_ptr<std::timed_mutex>> readerLocks_;
+    ssse::ReadStrategyCache readStrategy_;
+    ListAccess list_;
+    api::Server server_;
+    std::unique_ptr<outbox::Outbox> outbox_;
+    std::unique_ptr<outbox::AuditLog> audit_;
+    std::unique_ptr<outbox::Sender> sender_;
+    std::unique_ptr<MonitorGroup> monitors_;
+    std::unique_ptr<JobPool> checks_;
+    std::unique_ptr<JobPool> writer_;  // one thread: audit and outbox writes, in order
+    std::thread syncThread_;
+    std::mutex syncMutex_;
+    std::condition_variable syncCv_;
+    bool stopping_ = false;
+    std::mutex syncRunMutex_;          // one sync at a time (background loop or list.sync)
+    std::atomic<pid_t> syncChild_{0};  // the sync process while one runs
+    std::mutex syncStateMutex_;
+    std::string lastSyncError_;
+    std::int64_t lastSyncAt_ = 0;
+    Clock::time_point started_;
+};
+
+std::shared_ptr<std::timed_mutex> Service::readerLock(const std::string& reader) {
+    std::lock_guard lock(locksMutex_);
+    auto& slot = readerLocks_[reader];
+    if (!slot) slot = std::make_shared<std::timed_mutex>();
+    return slot;
+}
+
+Expected<apdu::ReaderInfo, Error> Service::pickReader(const std::optional<std::string>& named) {
+    std::lock_guard lock(readersMutex_);
+    auto list = readers_.listReaders();
+    if (!list) return unexpected(list.error());
+    auto prefer = config_.readers.prefer == ReaderPreference::contactless
+                      ? apdu::Interface::contactless
+                      : apdu::Interface::contact;
+    return chooseReader(*list, named, prefer);
+}
+
+template <class Fn>
+auto Service::withCard(const std::optional<std::string>& named, Fn&& fn)
+    -> decltype(fn(std::declval<apdu::CardConnection&>())) {
+    auto reader = pickReader(named);
+    if (!reader) return unexpected(reader.error());
+    auto lock = readerLock(reader->name);
+    std::unique_lock guard(*lock, std::defer_lock);
+    if (!guard.try_lock_for(kReaderWait)) {
+        return unexpected(
+            makeError(ErrorCode::busy, reader->name + " is busy with another operation"));
+    }
+    std::unique_ptr<apdu::CardConnection> connection;
+    {
+        std::lock_guard readersLock(readersMutex_);
+        auto c = readers_.connect(reader->name);
+        if (!c) return unexpected(c.error());
+        connection = std::move(*c);
+    }
+    return fn(*connection);
+}
+
+// Audit rows and outbox events are written by one thread in order, after the decision has gone out:
+// an outbox write waits for an fsync (synchronous=FULL, ~4 ms here), which must not delay the
+// card.checked notification.
+void Service::record(const std::string& kind, const std::string& reader, const ssse::CardInfo* card,
+                     const blacklist::Decision* decision, const std::string& code) {
+    if (!audit_ || !writer_) return;
+    outbox::AuditRecord r;
+    r.kind = kind;
+    r.reader = reader;
+    if (card != nullptr) {
+        r.card.card_id = card->card_id.value_or("");
+        r.card.region = card->region.value_or("");
+        r.card.card_number = card->card_number.value_or("");
+    }
+    if (decision != nullptr) {
+        r.decision = decision->allow ? "allow" : "deny";
+        r.reason = std::string(blacklist::reasonName(decision->reason));
+        if (decision->list) {
+            r.list_version = decision->list->version;
+            r.list_age_s = decision->list->age_s;
+        }
+    }
+    r.code = code;
+    r.at = outbox::now();
+    bool toBackend = decision != nullptr;
+    writer_->post([this, r, toBackend]() mutable {
+        if (toBackend && outbox_) {
+            nlohmann::json extra{{"reader", r.reader},
+                                 {"decision", r.decision},
+                                 {"reason", r.reason},
+                                 {"list_version", r.list_version ? nlohmann::json(*r.list_version)
+                                                                 : nlohmann::json(nullptr)}};
+            auto id = outbox_->enqueue("card.checked", r.card, extra);
+            if (id)
+                r.event_id = *id;
+            else
+                logError("outbox: " + errorText(id.error()));
+        }
+        if (auto a = audit_->record(r); !a) logError("audit: " + errorText(a.error()));
+    });
+}
+
+Expected<nlohmann::json, Error> Service::check(const std::optional<std::string>& reader,
+                                               const std::string& origin) {
+    return withCard(reader, [&](apdu::CardConnection& card) -> Expected<nlohmann::json, Error> {
+        auto t0 = Clock::now();
+        auto read = ssse::readCard(card, readStrategy_, false);
+        auto t1 = Clock::now();
+        if (!read) {
+            record("card.check_failed", card.readerName(), nullptr, nullptr,
+                   std::string(codeName(read.error().code)));
+            return unexpected(read.error());
+        }
+        auto decision = list_.decide(read->card, config_);
+        if (!decision) return unexpected(decision.error());
+        auto t2 = Clock::now();
+        record("card.checked", card.readerName(), &read->card, &*decision, "");
+        logInfo(origin + " check in " + card.readerName() + ": card " +
+                maskCardNumber(read->card.card_number.value_or("")) + " " +
+                (decision->allow ? "allow" : "deny") + " (" +
+                std::string(blacklist::reasonName(decision->reason)) + ")");
+        auto json = decisionJson(
+            cardReadJson(card.readerName(), card.interface(), card.atr(), read->card, nullptr),
+            *decision);
+        // Extension: where the time went (card I/O vs the decision), for technicians and
+        // benchmarks.
+        auto ms = [](Clock::duration d) {
+            return std::chrono::duration<double, std::milli>(d).count();
+        };
+        json["timing"] = {
+            {"read_ms", ms(t1 - t0)}, {"decide_ms", ms(t2 - t1)}, {"apdus", card.apduCount()}};
+        return json;
+    });
+}
+
+void Service::onReaderEvent(const apdu::ReaderEvent& event) {
+    using T = apdu::ReaderEvent::Type;
+    nlohmann::json params{{"reader", event.reader}};
+    switch (event.type) {
+        case T::reader_added:
+        case T::reader_removed:
+            params["interface"] = apdu::interfaceName(event.interface);
+            logInfo(std::string(apdu::eventName(event.type)) + ": " + event.reader);
+            server_.notify(apdu::eventName(event.type), params);
+            return;
+        case T::card_inserted: {
+            params["interface"] = apdu::interfaceName(event.interface);
+            params["atr"] = toHex(event.atr);
+            server_.notify("card.inserted", params);
+            std::string reader = event.reader;
+            checks_->post([this, reader] {
+                auto result = check(reader, "automatic");
+                if (result) {
+                    server_.notify("card.checked", *result);
+                } else {
+                    logWarn("automatic check in " + reader +
+                            " failed: " + errorText(result.error()));
+                    server_.notify("card.checked", {{"reader", reader},
+                                                    {"error",
+                                                     {{"code", codeName(result.error().code)},
+                                                      {"message", result.error().message}}}});
+                }
+            });
+            return;
+        }
+        case T::card_removed:
+            server_.notify("card.removed", params);
+            record("card.removed", event.reader, nullptr, nullptr, "");
+            return;
+        case T::service_lost:
+            logWarn("reader service lost: " + event.message);
+            return;
+        case T::service_restored:
+            logInfo("reader service restored");
+            return;
+    }
+}
+
+// The sync runs in a child process (`sscardd sync --json`): a 10 M-entry download needs a few
+// hundred MiB while it runs, which glibc would otherwise keep in the long-running daemon. Killing
+// the child is safe: each update is one SQLite transaction.
+Expected<blacklist::SyncResult, Error> Service::syncNow() {
+    std::lock_guard one(syncRunMutex_);
+    std::vector<std::string> args{"/proc/self/exe", "sync", "--json"};
+    if (!config_.source.empty()) {
+        args.push_back("--config");
+        args.push_back(config_.source);
+    }
+    auto run = runChild(args, syncChild_);
+    Expected<blacklist::SyncResult, Error> result =
+        unexpected(makeError(ErrorCode::sync_failed, ""));
+    if (!run) {
+        result = unexpected(run.error());
+    } else {
+        auto j = nlohmann::json::parse(run->output, nullptr, false);
+        if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+            auto code = codeFromName(j["error"].value("code", ""));
+            result = unexpected(makeError(code.value_or(ErrorCode::sync_failed),
+                                          j["error"].value("message", "sync failed")));
+        } else if (j.is_object() && run->status == 0) {
+            blacklist::SyncResult r;
+            r.version = j.value("version", std::int64_t{0});
+            r.previous_version = j.value("previous_version", std::int64_t{0});
+            r.entries = j.value("entries", std::uint64_t{0});
+            r.downloaded_bytes = j.value("downloaded_bytes", std::uint64_t{0});
+            std::string outcome = j.value("outcome", "");
+            for (auto o : {blacklist::SyncOutcome::not_modified, blacklist::SyncOutcome::up_to_date,
+                           blacklist::SyncOutcome::updated_delta,
+                           blacklist::SyncOutcome::updated_snapshot}) {
+                if (blacklist::outcomeName(o) == outcome) r.outcome = o;
+            }
+            result = r;
+        } else {
+            result = unexpected(makeError(ErrorCode::sync_failed,
+                                          "the sync process ended with status " +
+                                              std::to_string(run->status) + " and no answer"));
+        }
+    }
+    {
+        std::lock_guard lock(syncStateMutex_);
+        lastSyncAt_ = unixNow();
+        lastSyncError_ = result ? "" : errorText(result.error());
+    }
+    if (result && result->version != result->previous_version) {
+        list_.reset();
+        logInfo("list updated to version " + std::to_string(result->version) + " (" +
+                std::string(blacklist::outcomeName(result->outcome)) + ")");
+        server_.notify("list.updated", {{"version", result->version},
+                                        {"previous_version", result->previous_version},
+                                        {"entries", result->entries},
+                                        {"outcome", blacklist::outcomeName(result->outcome)}});
+    }
+    return result;
+}
+
+void Service::syncLoop() {
+    std::mt19937_64 rng{std::random_device{}()};
+    auto poll = config_.list.poll_interval;
+    auto jitter = [&](std::chrono::milliseconds d) {
+        std::uniform_real_distribution<double> f(0.9, 1.1);
+        return std::chrono::milliseconds(
+            static_cast<std::int64_t>(static_cast<double>(d.count()) * f(rng)));
+    };
+    std::chrono::milliseconds wait{std::uniform_int_distribution<int>(0, 2000)(rng)};
+    int failures = 0;
+    for (;;) {
+        {
+            std::unique_lock lock(syncMutex_);
+            if (syncCv_.wait_for(lock, wait, [&] { return stopping_; })) return;
+        }
+        auto result = syncNow();
+        if (result) {
+            failures = 0;
+            wait = jitter(poll);
+        } else {
+            ++failures;
+            logWarn("list sync failed (" + std::to_string(failures) +
+                    " in a row): " + errorText(result.error()));
+            // Back off on repeated failures, never beyond 15 minutes (or the poll interval if
+            // longer).
+            auto backoff = poll * (1 << std::min(failures - 1, 4));
+            auto cap = std::max<std::chrono::milliseconds>(poll, 15min);
+            wait = jitter(std::min(backoff, cap));
+        }
+    }
+}
+
+nlohmann::json Service::listStatusJson() {
+    auto meta = list_.meta();
+    if (!meta)
+        return {
+            {"error", {{"code", codeName(meta.error().code)}, {"message", meta.error().message}}}};
+    auto j = blacklist::statusJson(meta->value_or(blacklist::ListMeta{}), unixNow(),
+                                   graceSeconds(config_));
+    std::lock_guard lock(syncStateMutex_);
+    j["last_sync_attempt"] = lastSyncAt_ ? nlohmann::json(lastSyncAt_) : nlohmann::json(nullptr);
+    j["last_sync_error"] =
+        lastSyncError_.empty() ? nlohmann::json(nullptr) : nlohmann::json(lastSyncError_);
+    return j;
+}
+
+nlohmann::json Service::statusJson() {
+    nlohmann::json readers = nlohmann::json::array();
+    {
+        std::lock_guard lock(readersMutex_);
+        if (auto list = readers_.listReaders()) {
+            for (const auto& r : *list) readers.push_back(readerJson(r));
+        }
+    }
+    nlohmann::json j{
+        {"version", SSCARD_VERSION},
+        {"uptime_s",
+         std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count()},
+        {"readers", readers},
+        {"list", listStatusJson()},
+    };
+    if (sender_) {
+        auto s = sender_->status();
+        j["outbox"] = {{"queued", s.queued}, {"consecutive_failures", s.consecutive_failures}};
+    } else if (outbox_) {
+        auto n = outbox_->count();
+        j["outbox"] = {{"queued", n ? nlohmann::json(*n) : nlohmann::json(nullptr)}};
+    }
+    return j;
+}
+
+void Service::registerMethods() {
+    auto readerParam = [](const nlohmann::json& params) -> std::optional<std::string> {
+        if (params.is_object() && params.contains("reader") && params["reader"].is_string()) {
+            return params["reader"].get<std::string>();
+        }
+        return std::nullopt;
+    };
+    server_.registerMethod("status", [this](const api::Caller&, const nlohmann::json&,
+                                            api::Reply reply) { reply(statusJson()); });
+    server_.registerMethod("readers.list",
+                           [this](const api::Caller&, const nlohmann::json&, api::Reply reply) {
+                               std::lock_guard lock(readersMutex_);
+                               auto list = readers_.listReaders();
+                               if (!list) return (void)reply(list.error());
+                               nlohmann::json arr = nlohmann::json::array();
+                               for (const auto& r : *list) arr.push_back(readerJson(r));
+                               reply(nlohmann::json{{"readers", arr}});
+                           });
+    server_.registerMethod("card.read", [this, readerParam](const api::Caller& caller,
+                                                            const nlohmann::json& params,
+                                                            api::Reply reply) {
+        bool holder = params.is_object() && params.value("holder", false);
+        if (holder && !api::mayReceivePersonalData(caller)) {
+            return (void)reply(
+                makeError(ErrorCode::not_allowed, "this caller may not receive holder data"));
+        }
+        auto result =
+            withCard(readerParam(params),
+                     [&](apdu::CardConnection& card) -> Expected<nlohmann::json, Error> {
+                         auto read = ssse::readCard(card, readStrategy_, holder);
+                         if (!read) return unexpected(read.error());
+                         return cardReadJson(card.readerName(), card.interface(), card.atr(),
+                                             read->card, read->holder ? &*read->holder : nullptr);
+                     });
+        if (!result) return (void)reply(result.error());
+        reply(*result);
+    });
+    server_.registerMethod(
+        "card.check",
+        [this, readerParam](const api::Caller&, const nlohmann::json& params, api::Reply reply) {
+            auto result = check(readerParam(params), "requested");
+            if (!result) return (void)reply(result.error());
+            reply(*result);
+        });
+    server_.registerMethod(
+        "list.sync", [this](const api::Caller&, const nlohmann::json&, api::Reply reply) {
+            auto result = syncNow();
+            if (!result) return (void)reply(result.error());
+            reply(nlohmann::json{{"version", result->version},
+                                 {"previous_version", result->previous_version},
+                                 {"outcome", blacklist::outcomeName(result->outcome)},
+                                 {"entries", result->entries}});
+        });
+    server_.registerMethod(
+        "list.lookup", [this](const api::Caller&, const nlohmann::json& params, api::Reply reply) {
+            blacklist::CardFacts facts;
+            if (params.is_object() && params.contains("card_id") && params["card_id"].is_string()) {
+                facts.card_id = params["card_id"].get<std::string>();
+                facts.region =
+                    facts.card_id->substr(0, std::min<std::size_t>(6, facts.card_id->size()));
+            } else if (params.is_object() && params.contains("region") &&
+                       params["region"].is_string() && params.contains("card_number") &&
+                       params["card_number"].is_string()) {
+                facts.region = params["region"].get<std::string>();
+                facts.card_number = params["card_number"].get<std::string>();
+            } else {
+                return (void)reply.error(
+                    api::makeJsonRpcError(-32602, "give card_id, or region and card_number"));
+            }
+            auto entries = list_.lookup(facts);
+            if (!entries) return (void)reply(entries.error());
+            nlohmann::json arr = nlohmann::json::array();
+            for (const auto& e : *entries) arr.push_back(blacklist::toJson(e));
+            reply(nlohmann::json{{"entries", arr}, {"list", listStatusJson()}});
+        });
+}
+
+int Service::run() {
+    // A core file could hold a PIN: never write one.
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+    // Signals are taken by the main thread only (sigtimedwait), so block them before any thread.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    auto box = outbox::Outbox::open(config_.backend.outbox, {config_.backend.terminal_id});
+    if (!box) {
+        logError("cannot open the outbox " + config_.backend.outbox + ": " +
+                 errorText(box.error()));
+        return exitStatus(box.error().code);
+    }
+    outbox_ = std::move(*box);
+    auto audit =
+        outbox::AuditLog::open(config_.backend.outbox, outbox::auditOptions(config_.audit));
+    if (!audit) {
+        logError("cannot open the audit log: " + errorText(audit.error()));
+        return exitStatus(audit.error().code);
+    }
+    audit_ = std::move(*audit);
+    if (auto pruned = audit_->prune(outbox::now()); !pruned) {
+        logWarn("audit pruning: " + errorText(pruned.error()));
+    }
+    writer_ = std::make_unique<JobPool>(1);
+    if (!config_.backend.url.empty()) {
+        auto options = outbox::senderOptions(config_.backend);
+        options.log = [](LogLevel level, const std::string& m) {
+            logMessage(level, "backend: " + m);
+        };
+        sender_ = std::make_unique<outbox::Sender>(*outbox_, options);
+        sender_->start();
+    }
+
+    registerMethods();
+    if (auto started = server_.start(); !started) {
+        logError(errorText(started.error()));
+        return exitStatus(started.error().code);
+    }
+    checks_ = std::make_unique<JobPool>(4);
+    monitors_ = std::make_unique<MonitorGroup>(makeMonitors(config_));
+    monitors_->start([this](const apdu::ReaderEvent& e) { onReaderEvent(e); });
+    if (!config_.list.feed_url.empty())
+        syncThread_ = std::thread([this] { syncLoop(); });
+    else
+        logWarn("no [list] feed_url: the frozen-card list is never synced");
+
+    logInfo("sscardd " SSCARD_VERSION " running; API on " + config_.api.socket);
+    sd_notify(0, "READY=1\nSTATUS=running");
+
+    std::uint64_t watchdogUsec = 0;
+    bool watchdog = sd_watchdog_enabled(0, &watchdogUsec) > 0;
+    auto tick =
+        watchdog ? std::chrono::microseconds(watchdogUsec / 2) : std::chrono::microseconds(5s);
+    int stopSignal = 0;
+    auto nextPrune = Clock::now() + 1h;  // an idle kiosk records nothing, so prune on a timer too
+    while (stopSignal == 0) {
+        timespec timeout{static_cast<time_t>(tick.count() / 1000000),
+                         static_cast<long>((tick.count() % 1000000) * 1000)};
+        int sig = sigtimedwait(&signals, nullptr, &timeout);
+        if (sig == SIGTERM || sig == SIGINT)
+            stopSignal = sig;
+        else if (sig == SIGHUP)
+            logInfo("SIGHUP: configuration is read at start; restart to apply changes");
+        if (watchdog) sd_notify(0, "WATCHDOG=1");
+        if (Clock::now() >= nextPrune) {
+            nextPrune = Clock::now() + 1h;
+            writer_->post([this] { (void)audit_->prune(outbox::now()); });
+        }
+        auto status = listStatusJson();
+        std::string text = "STATUS=list version " +
+                           status.value("version", nlohmann::json(0)).dump() +
+                           (status.value("stale", true) ? " (stale)" : "");
+        sd_notify(0, text.c_str());
+    }
+
+    logInfo(std::string("stopping on ") + (stopSignal == SIGTERM ? "SIGTERM" : "SIGINT"));
+    sd_notify(0, "STOPPING=1");
+    monitors_->stop();
+    {
+        std::lock_guard lock(syncMutex_);
+        stopping_ = true;
+    }
+    syncCv_.notify_all();
+    if (pid_t child = syncChild_.load(); child > 0) kill(child, SIGTERM);
+    if (syncThread_.joinable()) syncThread_.join();
+    server_.stop();
+    checks_->stop();
+    writer_->stop();  // finishes the queued writes
+    if (sender_) sender_->stop();
+    logInfo("stopped");
+    return 0;
+}
+
+}  // namespace
+
+int runService(const Config& config) {
+    setLogLevel(config.log.level);
+    Service service(config);
+    return service.run();
+}
+
+}  // namespace sscard::daemon
