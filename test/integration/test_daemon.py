@@ -60,6 +60,17 @@ def csv_row(ef05, state, card_id=True, expires=""):
 class DaemonTest(CardTestCase):
     @classmethod
     def setUpClass(cls):
+        # unittest skips tearDownClass when setUpClass fails: clean up what was started here.
+        cls.daemon = None
+        cls.log = None
+        try:
+            cls.start_everything()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start_everything(cls):
         cls.tmp = tempfile.mkdtemp(prefix="sscard-daemon-")
         os.chmod(cls.tmp, 0o755)  # other test users must reach the socket
         t = cls.tmp
@@ -113,13 +124,15 @@ admin = ["sscard-admin"]
 
     @classmethod
     def tearDownClass(cls):
-        if cls.daemon.poll() is None:
+        if cls.daemon is not None and cls.daemon.poll() is None:
             cls.daemon.kill()
             cls.daemon.wait()
-        cls.log.close()
-        subprocess.run(["bash", FEED_SERVER, "stop", cls.feed, str(PORT), f"{cls.tmp}/nginx"],
-                       capture_output=True)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        if cls.log is not None:
+            cls.log.close()
+        if getattr(cls, "tmp", None):
+            subprocess.run(["bash", FEED_SERVER, "stop", f"{cls.tmp}/feed", str(PORT),
+                            f"{cls.tmp}/nginx"], capture_output=True)
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def client(self):
         c = ApiClient(f"{self.tmp}/sscardd.sock")
