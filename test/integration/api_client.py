@@ -10,7 +10,11 @@ class ApiClient:
     def __init__(self, path, timeout=10.0):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        try:
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
+            raise
         self.responses = {}
         self.notifications = queue.Queue()
         self.cond = threading.Condition()

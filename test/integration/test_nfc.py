@@ -5,8 +5,10 @@ Each test starts its own emulator and passes sscardd a config naming it under [n
 alongside, and the tests with both transports put a virtual card in one of them."""
 import json
 import queue
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -290,3 +292,58 @@ class BothTransportsTest(NfcTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DaemonTapTest(NfcTestCase):
+    """sscardd run with an NFC device: a tap is checked and pushed like a PC/SC insertion."""
+
+    def test_tap_gives_card_checked_and_leaving_gives_card_removed(self):
+        from api_client import ApiClient
+        from sscard_test import load_profile
+
+        dev = self.start_pn532(present=False)
+        state = tempfile.mkdtemp(prefix="sscard-nfc-daemon-")
+        config = dev.write_config(
+            f'[list]\ndatabase = "{state}/list.db"\n[api]\nsocket = "{state}/sscardd.sock"\n'
+            f'[backend]\noutbox = "{state}/outbox.db"', "daemon.toml")
+        with open(f"{state}/sscardd.log", "w") as log:
+            daemon = subprocess.Popen([SSCARDD, "run", "--config", config], stdout=log,
+                                       stderr=subprocess.STDOUT)
+        try:
+            client = None
+            for _ in range(100):
+                try:
+                    client = ApiClient(f"{state}/sscardd.sock")
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            self.assertIsNotNone(client, "sscardd did not open its socket")
+            self.addCleanup(client.close)
+            client.call("events.subscribe")
+            # reader.added went out before we subscribed: wait until the daemon lists the device.
+            for _ in range(100):
+                names = [r["name"] for r in client.call("readers.list")["result"]["readers"]]
+                if dev.reader in names:
+                    break
+                time.sleep(0.1)
+            self.assertIn(dev.reader, names)
+            dev.insert()
+            t_ins, ins = client.expect("card.inserted", lambda p: p["reader"] == dev.reader)
+            self.assertEqual(ins["interface"], "contactless")
+            t_chk, checked = client.expect("card.checked", lambda p: p.get("reader") == dev.reader)
+            self.assertEqual(checked["interface"], "contactless")
+            self.assertEqual(checked["card"]["card_number"],
+                             load_profile(PROFILE)["ef05"]["card_number"])
+            # No list has ever been synced here: the default stale policy refuses.
+            self.assertEqual((checked["decision"], checked["reason"]), ("deny", "no_list"))
+            self.assertLessEqual(checked["timing"]["apdus"], 3)
+            self.assertLess(t_chk - t_ins, 1.0)
+            dev.remove()
+            client.expect("card.removed", lambda p: p["reader"] == dev.reader, timeout=5)
+            daemon.send_signal(signal.SIGTERM)
+            self.assertEqual(daemon.wait(timeout=15), 0)
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()
+            shutil.rmtree(state, ignore_errors=True)
