@@ -21,6 +21,8 @@
 #include <thread>
 
 #include "apdu/ssse/application.hpp"
+#include "apdu/ssse/errors.hpp"
+#include "apdu/ssse/pin.hpp"
 #include "blacklist/sync.hpp"
 #include "daemon/api/server.hpp"
 #include "daemon/card_check.hpp"
@@ -40,6 +42,24 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kReaderWait = 3s;  // how long a request waits for a reader busy with another
+// PIN attempts (verify, change, activation) per reader: at most this many per window, so that a
+// compromised kiosk application cannot walk a card's retry counter down in a burst.
+constexpr std::size_t kPinAttempts = 5;
+constexpr auto kPinWindow = 60s;
+
+// A PIN parameter of a request as a SecretPin; the copy taken out of the JSON is wiped.
+Expected<ssse::SecretPin, Error> pinParam(const nlohmann::json& params, const char* key) {
+    if (!params.is_object() || !params.contains(key) || !params[key].is_string()) {
+        return unexpected(
+            makeError(ErrorCode::usage, std::string("missing string parameter \"") + key + "\""));
+    }
+    std::string digits = params[key].get<std::string>();
+    return ssse::SecretPin::take(digits);
+}
+
+outbox::CardRef cardRef(const ssse::CardInfo& card) {
+    return {card.card_id.value_or(""), card.region.value_or(""), card.card_number.value_or("")};
+}
 
 std::string errorText(const Error& e) {
     return std::string(codeName(e.code)) + ": " + e.message;
@@ -172,6 +192,14 @@ class Service {
     void record(const std::string& kind, const std::string& reader, const ssse::CardInfo* card,
                 const blacklist::Decision* decision, const std::string& code);
 
+    // --- PIN flows (each inside one PC/SC transaction) ---
+    bool allowPinAttempt(const std::string& reader);
+    Expected<nlohmann::json, Error> verifyPinFlow(const nlohmann::json& params);
+    Expected<nlohmann::json, Error> changePinFlow(const nlohmann::json& params);
+    Expected<nlohmann::json, Error> activateFlow(const nlohmann::json& params);
+    void auditEvent(const std::string& kind, const std::string& reader, const ssse::CardInfo& card,
+                    const std::string& code, const std::string& eventId);
+
     // --- list ---
     void syncLoop();
     Expected<blacklist::SyncResult, Error> syncNow();
@@ -199,6 +227,8 @@ class Service {
     std::mutex syncMutex_;
     std::condition_variable syncCv_;
     bool stopping_ = false;
+    std::mutex pinAttemptsMutex_;
+    std::map<std::string, std::deque<Clock::time_point>> pinAttempts_;
     std::mutex syncRunMutex_;          // one sync at a time (background loop or list.sync)
     std::atomic<pid_t> syncChild_{0};  // the sync process while one runs
     std::mutex syncStateMutex_;
@@ -361,6 +391,179 @@ void Service::onReaderEvent(const apdu::ReaderEvent& event) {
             logInfo("reader service restored");
             return;
     }
+}
+
+bool Service::allowPinAttempt(const std::string& reader) {
+    std::lock_guard lock(pinAttemptsMutex_);
+    auto& times = pinAttempts_[reader];
+    auto now = Clock::now();
+    while (!times.empty() && now - times.front() > kPinWindow) times.pop_front();
+    if (times.size() >= kPinAttempts) return false;
+    times.push_back(now);
+    return true;
+}
+
+void Service::auditEvent(const std::string& kind, const std::string& reader,
+                         const ssse::CardInfo& card, const std::string& code,
+                         const std::string& eventId) {
+    if (!audit_ || !writer_) return;
+    outbox::AuditRecord r;
+    r.at = outbox::now();
+    r.kind = kind;
+    r.reader = reader;
+    r.card = cardRef(card);
+    r.code = code;
+    r.event_id = eventId;
+    writer_->post([this, r] {
+        if (auto a = audit_->record(r); !a) logError("audit: " + errorText(a.error()));
+    });
+}
+
+namespace {
+
+Error tooManyAttempts(const std::string& reader) {
+    return makeError(ErrorCode::busy, "too many PIN attempts at " + reader +
+                                          " in the last minute; wait before trying again");
+}
+
+}  // namespace
+
+Expected<nlohmann::json, Error> Service::verifyPinFlow(const nlohmann::json& params) {
+    auto pin = pinParam(params, "pin");
+    if (!pin) return unexpected(pin.error());
+    std::optional<std::string> reader;
+    if (params.contains("reader") && params["reader"].is_string()) reader = params["reader"];
+    return withCard(reader, [&](apdu::CardConnection& card) -> Expected<nlohmann::json, Error> {
+        if (!allowPinAttempt(card.readerName()))
+            return unexpected(tooManyAttempts(card.readerName()));
+        auto tx = card.begin();
+        if (!tx) return unexpected(ssse::fromTransport(tx.error(), "starting a transaction"));
+        ssse::SsseApplication app(*tx, readStrategy_);
+        if (auto sel = app.select(); !sel) return unexpected(sel.error());
+        auto verified = ssse::verifyPin(*tx, *pin);
+        if (!verified) {
+            if (verified.error().code == ErrorCode::pin_wrong) {
+                return nlohmann::json{
+                    {"ok", false},
+                    {"tries_left", verified.error().tries_left
+                                       ? nlohmann::json(*verified.error().tries_left)
+                                       : nlohmann::json(nullptr)}};
+            }
+            return unexpected(verified.error());
+        }
+        auto left = ssse::pinTriesLeft(*tx);
+        nlohmann::json tries = nullptr;
+        if (left && *left) tries = **left;
+        return nlohmann::json{{"ok", true}, {"tries_left", tries}};
+    });
+}
+
+Expected<nlohmann::json, Error> Service::changePinFlow(const nlohmann::json& params) {
+    auto oldPin = pinParam(params, "old_pin");
+    if (!oldPin) return unexpected(oldPin.error());
+    auto newPin = pinParam(params, "new_pin");
+    if (!newPin) return unexpected(newPin.error());
+    ssse::PinPolicy policy;
+    if (auto weak = ssse::checkNewPin(policy, *newPin, {}); !weak) return unexpected(weak.error());
+    std::optional<std::string> reader;
+    if (params.contains("reader") && params["reader"].is_string()) reader = params["reader"];
+    return withCard(reader, [&](apdu::CardConnection& card) -> Expected<nlohmann::json, Error> {
+        if (!allowPinAttempt(card.readerName()))
+            return unexpected(tooManyAttempts(card.readerName()));
+        auto tx = card.begin();
+        if (!tx) return unexpected(ssse::fromTransport(tx.error(), "starting a transaction"));
+        ssse::SsseApplication app(*tx, readStrategy_);
+        if (auto sel = app.select(); !sel) return unexpected(sel.error());
+        auto info = app.readCardInfo();
+        if (!info) return unexpected(info.error());
+        if (auto changed = ssse::changePin(*tx, *oldPin, *newPin); !changed) {
+            return unexpected(changed.error());
+        }
+        std::string eventId;
+        if (auto id =
+                outbox_->enqueue("pin.changed", cardRef(*info), {{"reader", card.readerName()}})) {
+            eventId = *id;
+        } else {
+            logError("outbox: " + errorText(id.error()));
+        }
+        auditEvent("pin.changed", card.readerName(), *info, "", eventId);
+        logInfo("PIN changed on card " + maskCardNumber(info->card_number.value_or("")) + " in " +
+                card.readerName());
+        return nlohmann::json{{"ok", true}, {"event_id", eventId}};
+    });
+}
+
+// Activation of a new or replacement card: the list must allow it, the holder's new PIN must pass
+// the policy (checked before the card is touched, so no try is spent on a weak PIN), the initial
+// PIN must verify, then CHANGE PIN, then the card.activated event goes to the outbox. The result
+// says exactly how far it got when something fails: before CHANGE PIN the card is untouched.
+Expected<nlohmann::json, Error> Service::activateFlow(const nlohmann::json& params) {
+    auto initial = pinParam(params, "initial_pin");
+    if (!initial) return unexpected(initial.error());
+    auto newPin = pinParam(params, "new_pin");
+    if (!newPin) return unexpected(newPin.error());
+    std::optional<std::string> reader;
+    if (params.contains("reader") && params["reader"].is_string()) reader = params["reader"];
+    nlohmann::json oldCard = params.value("old_card", nlohmann::json(nullptr));
+    return withCard(reader, [&](apdu::CardConnection& card) -> Expected<nlohmann::json, Error> {
+        auto tx = card.begin();
+        if (!tx) return unexpected(ssse::fromTransport(tx.error(), "starting a transaction"));
+        ssse::SsseApplication app(*tx, readStrategy_);
+        if (auto sel = app.select(); !sel) return unexpected(sel.error());
+        auto info = app.readCardInfo();
+        if (!info) return unexpected(info.error());
+        auto decision = list_.decide(*info, config_);
+        if (!decision) return unexpected(decision.error());
+        if (!decision->allow) {
+            auditEvent("card.activate_refused", card.readerName(), *info, "card_denied", "");
+            return unexpected(makeError(ErrorCode::card_denied,
+                                        "this card may not be activated: " +
+                                            std::string(blacklist::reasonName(decision->reason))));
+        }
+        ssse::PinPolicyContext context{&*initial, std::nullopt};
+        if (info->generation < 3) {  // 3rd-generation EF06 needs the issuer's read key
+            if (auto holder = app.readHolder(info->generation))
+                context.birthDate = holder->birth_date;
+        }
+        ssse::PinPolicy policy;
+        if (auto weak = ssse::checkNewPin(policy, *newPin, context); !weak) {
+            return unexpected(weak.error());
+        }
+        // Counted only now: a refused card or a weak PIN never reaches the card's retry counter.
+        if (!allowPinAttempt(card.readerName()))
+            return unexpected(tooManyAttempts(card.readerName()));
+        if (auto verified = ssse::verifyPin(*tx, *initial); !verified) {
+            auditEvent("card.activate_failed", card.readerName(), *info,
+                       std::string(codeName(verified.error().code)), "");
+            return unexpected(verified.error());
+        }
+        if (auto changed = ssse::changePin(*tx, *initial, *newPin); !changed) {
+            auditEvent("card.activate_failed", card.readerName(), *info,
+                       std::string(codeName(changed.error().code)), "");
+            return unexpected(changed.error());
+        }
+        nlohmann::json extra{{"reader", card.readerName()}};
+        if (oldCard.is_object()) {
+            extra["old_card"] = {
+                {"card_id", oldCard.value("card_id", nlohmann::json(nullptr))},
+                {"region", oldCard.value("region", nlohmann::json(nullptr))},
+                {"card_number", oldCard.value("card_number", nlohmann::json(nullptr))}};
+        }
+        auto id = outbox_->enqueue("card.activated", cardRef(*info), extra);
+        if (!id) {
+            // The card's PIN is already the new one: say so, the event is the part that failed.
+            logError("outbox: " + errorText(id.error()));
+            return unexpected(
+                makeError(ErrorCode::internal,
+                          "the card's PIN was changed, but the activation event could "
+                          "not be stored: " +
+                              id.error().message));
+        }
+        auditEvent("card.activated", card.readerName(), *info, "", *id);
+        logInfo("card " + maskCardNumber(info->card_number.value_or("")) + " activated in " +
+                card.readerName());
+        return nlohmann::json{{"ok", true}, {"card", cardJson(*info)}, {"event_id", *id}};
+    });
 }
 
 // The sync runs in a child process (`sscardd sync --json`): a 10 M-entry download needs a few
@@ -535,6 +738,16 @@ void Service::registerMethods() {
             if (!result) return (void)reply(result.error());
             reply(*result);
         });
+    auto flow = [this](Expected<nlohmann::json, Error> (Service::*fn)(const nlohmann::json&)) {
+        return [this, fn](const api::Caller&, const nlohmann::json& params, api::Reply reply) {
+            auto result = (this->*fn)(params);
+            if (!result) return (void)reply(result.error());
+            reply(*result);
+        };
+    };
+    server_.registerMethod("pin.verify", flow(&Service::verifyPinFlow));
+    server_.registerMethod("pin.change", flow(&Service::changePinFlow));
+    server_.registerMethod("card.activate", flow(&Service::activateFlow));
     server_.registerMethod(
         "list.sync", [this](const api::Caller&, const nlohmann::json&, api::Reply reply) {
             auto result = syncNow();
