@@ -57,6 +57,14 @@ Expected<ssse::SecretPin, Error> pinParam(const nlohmann::json& params, const ch
     return ssse::SecretPin::take(digits);
 }
 
+// The optional "reader" parameter of a request.
+std::optional<std::string> readerParam(const nlohmann::json& params) {
+    if (params.is_object() && params.contains("reader") && params["reader"].is_string()) {
+        return params["reader"].get<std::string>();
+    }
+    return std::nullopt;
+}
+
 outbox::CardRef cardRef(const ssse::CardInfo& card) {
     return {card.card_id.value_or(""), card.region.value_or(""), card.card_number.value_or("")};
 }
@@ -194,6 +202,10 @@ class Service {
 
     // --- PIN flows (each inside one PC/SC transaction) ---
     bool allowPinAttempt(const std::string& reader);
+    // Runs fn(card, transaction, application) with the SSSE application selected on the card of
+    // the request's reader, inside one PC/SC transaction.
+    template <class Fn>
+    Expected<nlohmann::json, Error> withApplication(const nlohmann::json& params, Fn&& fn);
     Expected<nlohmann::json, Error> verifyPinFlow(const nlohmann::json& params);
     Expected<nlohmann::json, Error> changePinFlow(const nlohmann::json& params);
     Expected<nlohmann::json, Error> activateFlow(const nlohmann::json& params);
@@ -428,34 +440,43 @@ Error tooManyAttempts(const std::string& reader) {
 
 }  // namespace
 
+template <class Fn>
+Expected<nlohmann::json, Error> Service::withApplication(const nlohmann::json& params, Fn&& fn) {
+    return withCard(
+        readerParam(params), [&](apdu::CardConnection& card) -> Expected<nlohmann::json, Error> {
+            auto tx = card.begin();
+            if (!tx) {
+                return unexpected(ssse::fromTransport(tx.error(), "starting a transaction"));
+            }
+            ssse::SsseApplication app(*tx, readStrategy_);
+            if (auto sel = app.select(); !sel) return unexpected(sel.error());
+            return fn(card, *tx, app);
+        });
+}
+
 Expected<nlohmann::json, Error> Service::verifyPinFlow(const nlohmann::json& params) {
     auto pin = pinParam(params, "pin");
     if (!pin) return unexpected(pin.error());
-    std::optional<std::string> reader;
-    if (params.contains("reader") && params["reader"].is_string()) reader = params["reader"];
-    return withCard(reader, [&](apdu::CardConnection& card) -> Expected<nlohmann::json, Error> {
-        if (!allowPinAttempt(card.readerName()))
-            return unexpected(tooManyAttempts(card.readerName()));
-        auto tx = card.begin();
-        if (!tx) return unexpected(ssse::fromTransport(tx.error(), "starting a transaction"));
-        ssse::SsseApplication app(*tx, readStrategy_);
-        if (auto sel = app.select(); !sel) return unexpected(sel.error());
-        auto verified = ssse::verifyPin(*tx, *pin);
-        if (!verified) {
-            if (verified.error().code == ErrorCode::pin_wrong) {
-                return nlohmann::json{
-                    {"ok", false},
-                    {"tries_left", verified.error().tries_left
-                                       ? nlohmann::json(*verified.error().tries_left)
-                                       : nlohmann::json(nullptr)}};
-            }
-            return unexpected(verified.error());
-        }
-        auto left = ssse::pinTriesLeft(*tx);
-        nlohmann::json tries = nullptr;
-        if (left && *left) tries = **left;
-        return nlohmann::json{{"ok", true}, {"tries_left", tries}};
-    });
+    return withApplication(params,
+                           [&](apdu::CardConnection& card, apdu::Transaction& tx,
+                               ssse::SsseApplication&) -> Expected<nlohmann::json, Error> {
+                               if (!allowPinAttempt(card.readerName())) {
+                                   return unexpected(tooManyAttempts(card.readerName()));
+                               }
+                               auto verified = ssse::verifyPin(tx, *pin);
+                               if (!verified) {
+                                   const Error& e = verified.error();
+                                   if (e.code != ErrorCode::pin_wrong) return unexpected(e);
+                                   return nlohmann::json{
+                                       {"ok", false},
+                                       {"tries_left", e.tries_left ? nlohmann::json(*e.tries_left)
+                                                                   : nlohmann::json(nullptr)}};
+                               }
+                               auto left = ssse::pinTriesLeft(tx);
+                               nlohmann::json tries = nullptr;
+                               if (left && *left) tries = **left;
+                               return nlohmann::json{{"ok", true}, {"tries_left", tries}};
+                           });
 }
 
 Expected<nlohmann::json, Error> Service::changePinFlow(const nlohmann::json& params) {
@@ -465,32 +486,30 @@ Expected<nlohmann::json, Error> Service::changePinFlow(const nlohmann::json& par
     if (!newPin) return unexpected(newPin.error());
     ssse::PinPolicy policy;
     if (auto weak = ssse::checkNewPin(policy, *newPin, {}); !weak) return unexpected(weak.error());
-    std::optional<std::string> reader;
-    if (params.contains("reader") && params["reader"].is_string()) reader = params["reader"];
-    return withCard(reader, [&](apdu::CardConnection& card) -> Expected<nlohmann::json, Error> {
-        if (!allowPinAttempt(card.readerName()))
-            return unexpected(tooManyAttempts(card.readerName()));
-        auto tx = card.begin();
-        if (!tx) return unexpected(ssse::fromTransport(tx.error(), "starting a transaction"));
-        ssse::SsseApplication app(*tx, readStrategy_);
-        if (auto sel = app.select(); !sel) return unexpected(sel.error());
-        auto info = app.readCardInfo();
-        if (!info) return unexpected(info.error());
-        if (auto changed = ssse::changePin(*tx, *oldPin, *newPin); !changed) {
-            return unexpected(changed.error());
-        }
-        std::string eventId;
-        if (auto id =
-                outbox_->enqueue("pin.changed", cardRef(*info), {{"reader", card.readerName()}})) {
-            eventId = *id;
-        } else {
-            logError("outbox: " + errorText(id.error()));
-        }
-        auditEvent("pin.changed", card.readerName(), *info, "", eventId);
-        logInfo("PIN changed on card " + maskCardNumber(info->card_number.value_or("")) + " in " +
-                card.readerName());
-        return nlohmann::json{{"ok", true}, {"event_id", eventId}};
-    });
+    return withApplication(params,
+                           [&](apdu::CardConnection& card, apdu::Transaction& tx,
+                               ssse::SsseApplication& app) -> Expected<nlohmann::json, Error> {
+                               if (!allowPinAttempt(card.readerName())) {
+                                   return unexpected(tooManyAttempts(card.readerName()));
+                               }
+                               auto info = app.readCardInfo();
+                               if (!info) return unexpected(info.error());
+                               if (auto changed = ssse::changePin(tx, *oldPin, *newPin); !changed) {
+                                   return unexpected(changed.error());
+                               }
+                               std::string eventId;
+                               if (auto id = outbox_->enqueue("pin.changed", cardRef(*info),
+                                                              {{"reader", card.readerName()}})) {
+                                   eventId = *id;
+                               } else {
+                                   logError("outbox: " + errorText(id.error()));
+                               }
+                               auditEvent("pin.changed", card.readerName(), *info, "", eventId);
+                               logInfo("PIN changed on card " +
+                                       maskCardNumber(info->card_number.value_or("")) + " in " +
+                                       card.readerName());
+                               return nlohmann::json{{"ok", true}, {"event_id", eventId}};
+                           });
 }
 
 // Activation of a new or replacement card: the list must allow it, the holder's new PIN must pass
@@ -502,68 +521,68 @@ Expected<nlohmann::json, Error> Service::activateFlow(const nlohmann::json& para
     if (!initial) return unexpected(initial.error());
     auto newPin = pinParam(params, "new_pin");
     if (!newPin) return unexpected(newPin.error());
-    std::optional<std::string> reader;
-    if (params.contains("reader") && params["reader"].is_string()) reader = params["reader"];
-    nlohmann::json oldCard = params.value("old_card", nlohmann::json(nullptr));
-    return withCard(reader, [&](apdu::CardConnection& card) -> Expected<nlohmann::json, Error> {
-        auto tx = card.begin();
-        if (!tx) return unexpected(ssse::fromTransport(tx.error(), "starting a transaction"));
-        ssse::SsseApplication app(*tx, readStrategy_);
-        if (auto sel = app.select(); !sel) return unexpected(sel.error());
-        auto info = app.readCardInfo();
-        if (!info) return unexpected(info.error());
-        auto decision = list_.decide(*info, config_);
-        if (!decision) return unexpected(decision.error());
-        if (!decision->allow) {
-            auditEvent("card.activate_refused", card.readerName(), *info, "card_denied", "");
-            return unexpected(makeError(ErrorCode::card_denied,
-                                        "this card may not be activated: " +
-                                            std::string(blacklist::reasonName(decision->reason))));
-        }
-        ssse::PinPolicyContext context{&*initial, std::nullopt};
-        if (info->generation < 3) {  // 3rd-generation EF06 needs the issuer's read key
-            if (auto holder = app.readHolder(info->generation))
-                context.birthDate = holder->birth_date;
-        }
-        ssse::PinPolicy policy;
-        if (auto weak = ssse::checkNewPin(policy, *newPin, context); !weak) {
-            return unexpected(weak.error());
-        }
-        // Counted only now: a refused card or a weak PIN never reaches the card's retry counter.
-        if (!allowPinAttempt(card.readerName()))
-            return unexpected(tooManyAttempts(card.readerName()));
-        if (auto verified = ssse::verifyPin(*tx, *initial); !verified) {
-            auditEvent("card.activate_failed", card.readerName(), *info,
-                       std::string(codeName(verified.error().code)), "");
-            return unexpected(verified.error());
-        }
-        if (auto changed = ssse::changePin(*tx, *initial, *newPin); !changed) {
-            auditEvent("card.activate_failed", card.readerName(), *info,
-                       std::string(codeName(changed.error().code)), "");
-            return unexpected(changed.error());
-        }
-        nlohmann::json extra{{"reader", card.readerName()}};
-        if (oldCard.is_object()) {
-            extra["old_card"] = {
-                {"card_id", oldCard.value("card_id", nlohmann::json(nullptr))},
-                {"region", oldCard.value("region", nlohmann::json(nullptr))},
-                {"card_number", oldCard.value("card_number", nlohmann::json(nullptr))}};
-        }
-        auto id = outbox_->enqueue("card.activated", cardRef(*info), extra);
-        if (!id) {
-            // The card's PIN is already the new one: say so, the event is the part that failed.
-            logError("outbox: " + errorText(id.error()));
-            return unexpected(
-                makeError(ErrorCode::internal,
-                          "the card's PIN was changed, but the activation event could "
-                          "not be stored: " +
-                              id.error().message));
-        }
-        auditEvent("card.activated", card.readerName(), *info, "", *id);
-        logInfo("card " + maskCardNumber(info->card_number.value_or("")) + " activated in " +
-                card.readerName());
-        return nlohmann::json{{"ok", true}, {"card", cardJson(*info)}, {"event_id", *id}};
-    });
+    nlohmann::json oldCard =
+        params.is_object() ? params.value("old_card", nlohmann::json(nullptr)) : nlohmann::json();
+    return withApplication(
+        params,
+        [&](apdu::CardConnection& card, apdu::Transaction& tx,
+            ssse::SsseApplication& app) -> Expected<nlohmann::json, Error> {
+            auto info = app.readCardInfo();
+            if (!info) return unexpected(info.error());
+            auto decision = list_.decide(*info, config_);
+            if (!decision) return unexpected(decision.error());
+            if (!decision->allow) {
+                auditEvent("card.activate_refused", card.readerName(), *info, "card_denied", "");
+                return unexpected(
+                    makeError(ErrorCode::card_denied,
+                              "this card may not be activated: " +
+                                  std::string(blacklist::reasonName(decision->reason))));
+            }
+            ssse::PinPolicyContext context{&*initial, std::nullopt};
+            if (info->generation < 3) {  // 3rd-generation EF06 needs the issuer's read key
+                if (auto holder = app.readHolder(info->generation))
+                    context.birthDate = holder->birth_date;
+            }
+            ssse::PinPolicy policy;
+            if (auto weak = ssse::checkNewPin(policy, *newPin, context); !weak) {
+                return unexpected(weak.error());
+            }
+            // Counted only now: a refused card or a weak PIN never reaches the card's retry
+            // counter.
+            if (!allowPinAttempt(card.readerName()))
+                return unexpected(tooManyAttempts(card.readerName()));
+            if (auto verified = ssse::verifyPin(tx, *initial); !verified) {
+                auditEvent("card.activate_failed", card.readerName(), *info,
+                           std::string(codeName(verified.error().code)), "");
+                return unexpected(verified.error());
+            }
+            if (auto changed = ssse::changePin(tx, *initial, *newPin); !changed) {
+                auditEvent("card.activate_failed", card.readerName(), *info,
+                           std::string(codeName(changed.error().code)), "");
+                return unexpected(changed.error());
+            }
+            nlohmann::json extra{{"reader", card.readerName()}};
+            if (oldCard.is_object()) {
+                extra["old_card"] = {
+                    {"card_id", oldCard.value("card_id", nlohmann::json(nullptr))},
+                    {"region", oldCard.value("region", nlohmann::json(nullptr))},
+                    {"card_number", oldCard.value("card_number", nlohmann::json(nullptr))}};
+            }
+            auto id = outbox_->enqueue("card.activated", cardRef(*info), extra);
+            if (!id) {
+                // The card's PIN is already the new one: say so, the event is the part that failed.
+                logError("outbox: " + errorText(id.error()));
+                return unexpected(
+                    makeError(ErrorCode::internal,
+                              "the card's PIN was changed, but the activation event could "
+                              "not be stored: " +
+                                  id.error().message));
+            }
+            auditEvent("card.activated", card.readerName(), *info, "", *id);
+            logInfo("card " + maskCardNumber(info->card_number.value_or("")) + " activated in " +
+                    card.readerName());
+            return nlohmann::json{{"ok", true}, {"card", cardJson(*info)}, {"event_id", *id}};
+        });
 }
 
 // The sync runs in a child process (`sscardd sync --json`): a 10 M-entry download needs a few
@@ -695,12 +714,6 @@ nlohmann::json Service::statusJson() {
 }
 
 void Service::registerMethods() {
-    auto readerParam = [](const nlohmann::json& params) -> std::optional<std::string> {
-        if (params.is_object() && params.contains("reader") && params["reader"].is_string()) {
-            return params["reader"].get<std::string>();
-        }
-        return std::nullopt;
-    };
     server_.registerMethod("status", [this](const api::Caller&, const nlohmann::json&,
                                             api::Reply reply) { reply(statusJson()); });
     server_.registerMethod("readers.list",
@@ -712,9 +725,8 @@ void Service::registerMethods() {
                                for (const auto& r : *list) arr.push_back(readerJson(r));
                                reply(nlohmann::json{{"readers", arr}});
                            });
-    server_.registerMethod("card.read", [this, readerParam](const api::Caller& caller,
-                                                            const nlohmann::json& params,
-                                                            api::Reply reply) {
+    server_.registerMethod("card.read", [this](const api::Caller& caller,
+                                               const nlohmann::json& params, api::Reply reply) {
         bool holder = params.is_object() && params.value("holder", false);
         if (holder && !api::mayReceivePersonalData(caller)) {
             return (void)reply(
@@ -732,8 +744,7 @@ void Service::registerMethods() {
         reply(*result);
     });
     server_.registerMethod(
-        "card.check",
-        [this, readerParam](const api::Caller&, const nlohmann::json& params, api::Reply reply) {
+        "card.check", [this](const api::Caller&, const nlohmann::json& params, api::Reply reply) {
             auto result = check(readerParam(params), "requested");
             if (!result) return (void)reply(result.error());
             reply(*result);
