@@ -4,8 +4,11 @@ The tests run against the real pcscd with vpcd readers (started by the ctest fix
 test/env/pcscd-env.sh) and the project's virtual card (test/sim)."""
 import json
 import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -137,3 +140,43 @@ class CardTestCase(unittest.TestCase):
         card.atr_hex = expected_atr(name, options.get("protocol"))
         self.cards.append(card)
         return card
+
+
+class Watcher:
+    """`sscardd diag watch --json` running in the background, its events in a queue."""
+
+    def __init__(self, config=None):
+        args = [SSCARDD, "diag", "watch", "--json"] + (["--config", config] if config else [])
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.events = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            self.events.put(json.loads(line))
+
+    def expect(self, event, reader=None, timeout=10.0):
+        """Waits for the next event of this kind (for this reader); returns it and what came before."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                e = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            seen.append(e)
+            if e["event"] == event and (reader is None or e.get("reader") == reader):
+                return e, seen
+        raise AssertionError(f"no {event} for {reader} within {timeout}s; saw {seen}")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=10)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()

@@ -1,54 +1,13 @@
 """diag watch: events as they happen, and surviving a pcscd restart."""
-import json
 import os
-import queue
-import signal
 import subprocess
-import threading
 import time
 import unittest
 
-from sscard_test import SOURCE_DIR, SSCARDD, CardTestCase, sim_ctl
+from sscard_test import SOURCE_DIR, CardTestCase, Watcher, sim_ctl
 
 READER0 = sim_ctl.READERS[40000]
 ENV_SCRIPT = os.path.join(SOURCE_DIR, "test", "env", "pcscd-env.sh")
-
-
-class Watcher:
-    def __init__(self):
-        self.proc = subprocess.Popen([SSCARDD, "diag", "watch", "--json"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.events = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.proc.stdout:
-            self.events.put(json.loads(line))
-
-    def expect(self, event, reader=None, timeout=10.0):
-        """Waits for the next event of this kind (for this reader); returns it and what came before."""
-        seen = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                e = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            seen.append(e)
-            if e["event"] == event and (reader is None or e.get("reader") == reader):
-                return e, seen
-        raise AssertionError(f"no {event} for {reader} within {timeout}s; saw {seen}")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=10)
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
 
 
 class WatchTest(CardTestCase):

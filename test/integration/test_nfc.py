@@ -3,59 +3,20 @@
 Each test starts its own emulator and passes sscardd a config naming it under [nfc] devices. pcscd
 (with the vpcd readers) runs too, as the ctest fixture starts it: the PC/SC readers are listed
 alongside, and the tests with both transports put a virtual card in one of them."""
-import json
-import queue
 import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
-from sscard_test import SSCARDD, CardTestCase, expected_atr, expected_card, sim_ctl, sscardd
+from sscard_test import SSCARDD, CardTestCase, Watcher, expected_atr, expected_card, sim_ctl, sscardd
 
 import nfc_ctl  # noqa: E402  (test/sim is on sys.path through sscard_test)
 
 PROFILE = "contactless"
 NFC_READER_PREFIX = "NFC 0 ("
 TIMEOUT = 30  # no sscardd run may take longer: a hang fails the test instead of blocking it
-
-
-class Watcher:
-    def __init__(self, config):
-        self.proc = subprocess.Popen([SSCARDD, "diag", "watch", "--json", "--config", config],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.events = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.proc.stdout:
-            self.events.put(json.loads(line))
-
-    def expect(self, event, reader=None, timeout=10.0):
-        seen = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                e = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            seen.append(e)
-            if e["event"] == event and (reader is None or e.get("reader") == reader):
-                return e, seen
-        raise AssertionError(f"no {event} for {reader} within {timeout}s; saw {seen}")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=10)
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
 
 
 class NfcTestCase(CardTestCase):
