@@ -1,19 +1,16 @@
 #include <doctest/doctest.h>
 
+#include "test/unit/test_hex.hpp"
+
 #include <stdexcept>
 
 #include "apdu/command.hpp"
 
 using namespace sscard;
+using sscard::test::hex;
 using namespace sscard::apdu;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-    auto b = fromHex(text);
-    REQUIRE(b.has_value());
-    return *b;
-}
 
 CommandApdu make(std::size_t dataLen, std::optional<std::size_t> le) {
     CommandApdu c;

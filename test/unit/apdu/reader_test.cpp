@@ -1,17 +1,12 @@
 #include <doctest/doctest.h>
 
+#include "test/unit/test_hex.hpp"
+
 #include "apdu/reader.hpp"
 
 using namespace sscard;
+using sscard::test::hex;
 using namespace sscard::apdu;
-
-namespace {
-Bytes hex(std::string_view text) {
-    auto b = fromHex(text);
-    REQUIRE(b.has_value());
-    return *b;
-}
-}  // namespace
 
 TEST_CASE("PC/SC part 3 pseudo-ATR") {
     CHECK(isContactlessPseudoAtr(hex("3B 8A 80 01 00 81 4E 43 23 86 97 15 99 00 1A")));

@@ -1,17 +1,14 @@
 #include <doctest/doctest.h>
 
+#include "test/unit/test_hex.hpp"
+
 #include "apdu/tlv.hpp"
 
 using namespace sscard;
+using sscard::test::hex;
 using namespace sscard::apdu;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-    auto b = fromHex(text);
-    REQUIRE(b.has_value());
-    return *b;
-}
 
 bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "test/unit/test_hex.hpp"
+
 #include <deque>
 #include <string>
 #include <vector>
@@ -7,15 +9,10 @@
 #include "apdu/transport.hpp"
 
 using namespace sscard;
+using sscard::test::hex;
 using namespace sscard::apdu;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-    auto b = fromHex(text);
-    REQUIRE(b.has_value());
-    return *b;
-}
 
 // A card that answers from a script and remembers what it was sent.
 class FakeConnection : public CardConnection {

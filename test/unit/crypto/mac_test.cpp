@@ -3,20 +3,17 @@
 // simulator's implementation).
 #include <doctest/doctest.h>
 
+#include "test/unit/test_hex.hpp"
+
 #include <string>
 
 #include "crypto/mac.hpp"
 
 using namespace sscard;
+using sscard::test::hex;
 using namespace sscard::crypto;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-    auto b = fromHex(text);
-    REQUIRE(b.has_value());
-    return *b;
-}
 
 Bytes ascii(std::string_view text) {
     return Bytes(text.begin(), text.end());

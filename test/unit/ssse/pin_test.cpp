@@ -2,8 +2,10 @@
 // the issuer reset against values computed by the simulator's Python implementation
 // (test/sim/card_crypto.py), the PSAM dialogue, pinpad structures, and that no PIN reaches a trace.
 #include <doctest/doctest.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
+#include "test/unit/test_hex.hpp"
 
 #include <cstdio>
 #include <deque>
@@ -17,16 +19,11 @@
 #include "crypto/mac.hpp"
 
 using namespace sscard;
+using sscard::test::hex;
 using namespace sscard::ssse;
 using sscard::crypto::CardCipher;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-    auto b = fromHex(text);
-    REQUIRE(b.has_value());
-    return *b;
-}
 
 SecretPin pin(std::string_view digits) {
     auto p = SecretPin::fromDigits(digits);
