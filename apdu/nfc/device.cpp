@@ -118,8 +118,12 @@ Expected<std::optional<FieldCard>, TransportError> NfcDevice::selectLocked() {
     target_ = target;
     FieldCard card;
     card.session = nextSession_++;
-    card.uid.assign(info.abtUid, info.abtUid + std::min<std::size_t>(info.szUidLen, 10));
-    card.ats.assign(info.abtAts, info.abtAts + std::min<std::size_t>(info.szAtsLen, 254));
+    // libnfc's target structures are packed: read their size_t fields by value, never bind a
+    // reference to them (misaligned).
+    const std::size_t uidLength = info.szUidLen;
+    const std::size_t atsLength = info.szAtsLen;
+    card.uid.assign(info.abtUid, info.abtUid + std::min<std::size_t>(uidLength, 10));
+    card.ats.assign(info.abtAts, info.abtAts + std::min<std::size_t>(atsLength, 254));
     card.atr = pseudoAtr(historicalBytesFromAts(card.ats));
     card_ = card;
     return card_;

@@ -124,6 +124,12 @@ Expected<Bytes, TransportError> PcscCard::transmitRaw(ByteView command) {
     const LONG rv = SCardTransmit(handle_, pci, command.data(), static_cast<DWORD>(command.size()),
                                   nullptr, receive_.data(), &length);
     if (rv == SCARD_S_SUCCESS) {
+        // A card pulled mid-exchange can also come back as "success" with no answer at all.
+        if (length < 2 && cardLeft()) {
+            return unexpected(TransportError{
+                TransportErrorKind::card_removed,
+                operation("SCardTransmit") + ": no answer; the card has left the reader"});
+        }
         return Bytes(receive_.begin(),
                      receive_.begin() + static_cast<std::ptrdiff_t>(
                                             std::min<std::size_t>(length, receive_.size())));
