@@ -14,7 +14,7 @@ if [ $# -ne 2 ] || ! [[ $2 =~ ^[0-9]+$ ]] || [ "$2" -eq 0 ]; then
     echo "usage: $0 BUILD_DIR SECONDS" >&2
     exit 2
 fi
-build_dir=$1
+build_dir=$(cd "$1" 2>/dev/null && pwd) || { echo "$0: no build directory $1" >&2; exit 2; }
 seconds=$2
 fuzz_dir=$build_dir/test/fuzz
 corpus_root=$(cd "$(dirname "$0")" && pwd)/corpus
