@@ -15,9 +15,16 @@ SSCARDD=build/daemon/sscardd
 export SSCARD_ENV_DIR=${SSCARD_ENV_DIR:-/tmp/sscard-demo}
 started_env=0
 card_pid=""
+daemon_pid=""
+feed_port=""
+work=$(mktemp -d /tmp/sscard-demo-feed.XXXXXX)
+chmod 755 "$work"
 cleanup() {
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  [ -n "$feed_port" ] && bash test/env/feed-server.sh stop "$work/feed" "$feed_port" "$work/nginx" >/dev/null 2>&1
   [ -n "$card_pid" ] && kill "$card_pid" 2>/dev/null && wait "$card_pid" 2>/dev/null
   [ "$started_env" = 1 ] && bash test/env/pcscd-env.sh stop >/dev/null
+  rm -rf "$work"
   return 0
 }
 trap cleanup EXIT
@@ -47,3 +54,40 @@ echo "== sscardd diag read"
 echo
 echo "== sscardd diag read --json"
 "$SSCARDD" diag read --json
+
+# A local feed: a signed list that freezes the demo card (a phone loss report), served over TLS by
+# a local nginx, synced, and the card decided against it; then the service itself for a moment.
+echo
+echo "== a local signed feed freezing card B7K334774, served by nginx over TLS on loopback"
+FEED=build/blacklist/sscard-feed
+"$FEED" keygen --out "$work/keys" >/dev/null
+cat >"$work/list.csv" <<CSV
+region,card_number,card_id,state,effective_at,expires_at,replaced_by
+330300,B7K334774,330300D15600000599110145FFFFFFFF,temp_frozen,2026-01-01T10:00:00+08:00,2099-01-01T10:00:00+08:00,
+CSV
+"$FEED" publish --key "$work/keys/feed.key" --input "$work/list.csv" --out "$work/feed"
+feed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+bash test/env/feed-server.sh start "$work/feed" "$feed_port" "$work/nginx" >/dev/null
+cat >"$work/sscardd.toml" <<TOML
+[list]
+feed_url = "https://127.0.0.1:$feed_port/"
+trusted_keys = ["$work/keys/feed.pub"]
+ca_file = "$work/nginx/ca.pem"
+database = "$work/list.db"
+[api]
+socket = "$work/sscardd.sock"
+[backend]
+outbox = "$work/outbox.db"
+TOML
+echo
+echo "== sscardd sync"
+"$SSCARDD" sync --config "$work/sscardd.toml"
+echo
+echo "== sscardd diag check"
+"$SSCARDD" diag check --config "$work/sscardd.toml"
+echo
+echo "== sscardd run (for a few seconds), then sscardd status"
+"$SSCARDD" run --config "$work/sscardd.toml" 2>"$work/sscardd.log" &
+daemon_pid=$!
+sleep 3
+"$SSCARDD" status --config "$work/sscardd.toml"
