@@ -395,6 +395,19 @@ bool isGroupName(std::string_view g) {
     });
 }
 
+// The checker of a [roles] key: a list of Unix group names.
+Handler groupList(std::vector<std::string> RolesConfig::*field) {
+    return [field](Checker& c, const toml::node& n, const std::string& k) {
+        auto v =
+            c.strings(n, k, [&c](const toml::node& e, const std::string& ek, const std::string& s) {
+                if (isGroupName(s)) return true;
+                c.fail(e, ek, "bad group name " + quote(s));
+                return false;
+            });
+        if (v) c.config.roles.*field = std::move(*v);
+    };
+}
+
 // libnfc connection string: "driver:port[:options]", driver [a-z0-9_]+, below libnfc's buffer.
 bool isNfcConnstring(std::string_view s) {
     constexpr std::size_t kNfcBufsizeConnstring = 1024;
@@ -533,36 +546,9 @@ const std::vector<TableDef>& schema() {
          }},
         {"roles",
          {
-             {"kiosk",
-              [](Checker& c, const toml::node& n, const std::string& k) {
-                  auto v = c.strings(
-                      n, k, [&c](const toml::node& e, const std::string& ek, const std::string& s) {
-                          if (isGroupName(s)) return true;
-                          c.fail(e, ek, "bad group name " + quote(s));
-                          return false;
-                      });
-                  if (v) c.config.roles.kiosk = std::move(*v);
-              }},
-             {"admin",
-              [](Checker& c, const toml::node& n, const std::string& k) {
-                  auto v = c.strings(
-                      n, k, [&c](const toml::node& e, const std::string& ek, const std::string& s) {
-                          if (isGroupName(s)) return true;
-                          c.fail(e, ek, "bad group name " + quote(s));
-                          return false;
-                      });
-                  if (v) c.config.roles.admin = std::move(*v);
-              }},
-             {"personal_data",
-              [](Checker& c, const toml::node& n, const std::string& k) {
-                  auto v = c.strings(
-                      n, k, [&c](const toml::node& e, const std::string& ek, const std::string& s) {
-                          if (isGroupName(s)) return true;
-                          c.fail(e, ek, "bad group name " + quote(s));
-                          return false;
-                      });
-                  if (v) c.config.roles.personal_data = std::move(*v);
-              }},
+             {"kiosk", groupList(&RolesConfig::kiosk)},
+             {"admin", groupList(&RolesConfig::admin)},
+             {"personal_data", groupList(&RolesConfig::personal_data)},
          }},
         {"log",
          {
