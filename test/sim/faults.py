@@ -88,3 +88,12 @@ def parse_line(line):
     """(cmd_hex, resp_hex) of a log line; resp_hex is '' for an unanswered APDU."""
     cmd, _, resp = line.rstrip("\n").partition(" -> ")
     return cmd.strip(), resp.strip()
+
+
+def read_log(path):
+    """The APDU log written with format_line: [(command_hex, response_hex), ...]; [] if none yet."""
+    try:
+        with open(path, encoding="ascii") as f:
+            return [parse_line(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []

@@ -28,7 +28,7 @@ EMULATOR = os.path.join(SIM_DIR, "pn532_emulator.py")
 PYTHON = "/usr/bin/python3"
 
 sys.path.insert(0, SIM_DIR)
-from faults import parse_line  # noqa: E402
+from faults import read_log  # noqa: E402
 
 
 class NfcSimError(Exception):
@@ -92,11 +92,7 @@ class Pn532Handle:
         return {k: int(v) for k, v in (f.split("=") for f in fields)}
 
     def apdu_log(self):
-        try:
-            with open(self.log_path, encoding="ascii") as f:
-                return [parse_line(line) for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
+        return read_log(self.log_path)
 
     def apdu_count(self):
         return len(self.apdu_log())

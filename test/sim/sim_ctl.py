@@ -31,7 +31,7 @@ PYTHON = "/usr/bin/python3"
 
 sys.path.insert(0, SIM_DIR)
 import pcsc_client  # noqa: E402
-from faults import parse_line  # noqa: E402
+from faults import read_log  # noqa: E402
 
 # vpcd port -> PC/SC reader name, as pcscd names them with test/env/pcscd-env.sh
 READERS = {
@@ -131,11 +131,7 @@ class CardHandle:
 
     def apdu_log(self):
         """[(command_hex, response_hex), ...]; PIN data appears as '**' per byte."""
-        try:
-            with open(self.log_path, encoding="ascii") as f:
-                return [parse_line(line) for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
+        return read_log(self.log_path)
 
     def apdu_count(self):
         return len(self.apdu_log())
