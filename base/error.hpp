@@ -41,10 +41,15 @@ struct Error {
     ErrorCode code = ErrorCode::internal;
     std::string message;
     std::optional<int> tries_left;  // pin_wrong
+    // Flows that may change a card's PIN: where the PIN stands after the failure. "unchanged"
+    // (the command that changes it was not sent, or the card refused it), "unknown" (the card
+    // left while that command was under way: try the new PIN, then the old), "changed" (the
+    // PIN is the new one; something after it failed).
+    std::optional<std::string> pin_state;
 };
 
 inline Error makeError(ErrorCode code, std::string message) {
-    return Error{code, std::move(message), std::nullopt};
+    return Error{code, std::move(message), std::nullopt, std::nullopt};
 }
 
 }  // namespace sscard

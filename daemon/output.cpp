@@ -20,6 +20,7 @@ int Output::fail(const Error& error) const {
     if (json) {
         nlohmann::json e{{"code", codeName(error.code)}, {"message", error.message}};
         if (error.tries_left) e["tries_left"] = *error.tries_left;
+        if (error.pin_state) e["pin_state"] = *error.pin_state;
         printJson(nlohmann::json{{"error", e}});
     } else {
         std::fprintf(stderr, "sscardd: %s\n", error.message.c_str());

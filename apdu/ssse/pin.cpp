@@ -49,6 +49,21 @@ Expected<apdu::ResponseApdu, Error> send(apdu::Transaction& tx, const apdu::Comm
     return std::move(*r);
 }
 
+// Where the PIN stands after a failed PIN-changing command (Error::pin_state). A transport failure
+// while the command was under way is "unknown": the card may have acted on it before it left.
+constexpr const char* kPinUnchanged = "unchanged";
+constexpr const char* kPinUnknown = "unknown";
+
+Error withPinState(Error e, const char* state) {
+    e.pin_state = state;
+    return e;
+}
+
+Expected<void, Error> unchangedOnError(Expected<void, Error> r) {
+    if (r) return r;
+    return unexpected(withPinState(std::move(r).error(), kPinUnchanged));
+}
+
 // The outcome of a PIN-checking command (VERIFY, CHANGE PIN, pinpad).
 Expected<void, Error> pinOutcome(std::uint16_t sw, std::string_view step) {
     if (sw == 0x9000) return {};
@@ -341,12 +356,13 @@ Expected<void, Error> changePin(apdu::Transaction& tx, const SecretPin& oldPin,
     cmd.apdu.data.push_back(0xFF);
     cmd.apdu.data.insert(cmd.apdu.data.end(), newBcd.data(), newBcd.data() + newBcd.size());
     auto r = send(tx, cmd.apdu, "CHANGE PIN");
-    if (!r) return unexpected(std::move(r).error());
+    if (!r) return unexpected(withPinState(std::move(r).error(), kPinUnknown));
     if (r->sw() == 0x6A80) {
-        return unexpected(
-            makeError(ErrorCode::card_error, "CHANGE PIN: the card refused the PIN format (6A80)"));
+        return unexpected(withPinState(
+            makeError(ErrorCode::card_error, "CHANGE PIN: the card refused the PIN format (6A80)"),
+            kPinUnchanged));
     }
-    return pinOutcome(r->sw(), "CHANGE PIN");
+    return unchangedOnError(pinOutcome(r->sw(), "CHANGE PIN"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -757,13 +773,14 @@ Expected<std::unique_ptr<KeySession>, Error> PsamKeySource::openSession(KeyPurpo
 
 Expected<void, Error> resetPin(apdu::Transaction& tx, const SecretPin& newPin, KeySource& keys,
                                const CardKeyContext& card, const IssuerKeyIds& ids) {
-    if (auto a = authenticatePuk(tx, keys, card, ids); !a) return a;
+    auto unchanged = [](Error e) { return unexpected(withPinState(std::move(e), kPinUnchanged)); };
+    if (auto a = authenticatePuk(tx, keys, card, ids); !a) return unchanged(std::move(a).error());
     auto challenge = getChallenge(tx, 8);
-    if (!challenge) return unexpected(std::move(challenge).error());
+    if (!challenge) return unchanged(std::move(challenge).error());
     auto session = keys.openSession(KeyPurpose::puk, card, *challenge);
-    if (!session) return unexpected(std::move(session).error());
+    if (!session) return unchanged(std::move(session).error());
     auto block = (*session)->encryptPinBlock(newPin);
-    if (!block) return unexpected(std::move(block).error());
+    if (!block) return unchanged(std::move(block).error());
     SecretCommand cmd{{.cla = 0x84,
                        .ins = 0x24,
                        .p1 = 0x00,
@@ -775,11 +792,11 @@ Expected<void, Error> resetPin(apdu::Transaction& tx, const SecretPin& newPin, K
     macInput.insert(macInput.end(), cmd.apdu.data.begin(), cmd.apdu.data.end());
     auto mac = (*session)->mac(macInput);
     crypto::wipe(macInput);
-    if (!mac) return unexpected(std::move(mac).error());
+    if (!mac) return unchanged(std::move(mac).error());
     cmd.apdu.data.insert(cmd.apdu.data.end(), mac->begin(), mac->end());
     auto r = send(tx, cmd.apdu, "PIN reset (84 24 00 01)");
-    if (!r) return unexpected(std::move(r).error());
-    if (!r->ok()) return unexpected(secureMessagingRefused(r->sw(), "PIN reset (84 24 00 01)"));
+    if (!r) return unexpected(withPinState(std::move(r).error(), kPinUnknown));
+    if (!r->ok()) return unchanged(secureMessagingRefused(r->sw(), "PIN reset (84 24 00 01)"));
     return {};
 }
 
@@ -926,13 +943,14 @@ Expected<void, Error> pinpadCommand(apdu::Transaction& tx, std::uint32_t code, c
                                     "this reader has no pinpad for " + std::string(step)));
     }
     auto r = pad->control(code, input);
-    if (!r) return unexpected(fromTransport(r.error(), step));
+    // For MODIFY the card may have acted before the reader lost it.
+    if (!r) return unexpected(withPinState(fromTransport(r.error(), step), kPinUnknown));
     if (r->size() != 2) {
         return unexpected(makeError(ErrorCode::card_error,
                                     std::string(step) + ": the pinpad answered " +
                                         std::to_string(r->size()) + " bytes instead of SW1 SW2"));
     }
-    return pinOutcome(static_cast<std::uint16_t>(((*r)[0] << 8) | (*r)[1]), step);
+    return unchangedOnError(pinOutcome(static_cast<std::uint16_t>(((*r)[0] << 8) | (*r)[1]), step));
 }
 
 }  // namespace

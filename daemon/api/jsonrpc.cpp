@@ -2,6 +2,8 @@
 
 #include <exception>
 
+#include "crypto/wipe.hpp"
+
 namespace sscard::api {
 
 namespace {
@@ -120,12 +122,21 @@ Expected<Request, JsonRpcErrorObject> parseRequest(std::string_view line) {
     }
 }
 
+void wipeStrings(json& value) {
+    if (value.is_string()) {
+        crypto::wipe(value.get_ref<std::string&>());
+    } else if (value.is_structured()) {
+        for (auto& element : value) wipeStrings(element);
+    }
+}
+
 JsonRpcErrorObject toJsonRpcError(const Error& e) {
     int code = kApplicationError;
     if (e.code == ErrorCode::usage) code = kInvalidParams;
     if (e.code == ErrorCode::internal) code = kInternalError;
     json data = {{"code", std::string(codeName(e.code))}};
     if (e.tries_left) data["tries_left"] = *e.tries_left;
+    if (e.pin_state) data["pin_state"] = *e.pin_state;
     std::string message = e.message.empty() ? std::string(codeName(e.code)) : e.message;
     return makeJsonRpcError(code, std::move(message), std::move(data));
 }
@@ -147,6 +158,8 @@ std::optional<Error> fromJsonRpcError(const json& error) {
         }
         if (auto t = data->find("tries_left"); t != data->end() && t->is_number_integer())
             e.tries_left = t->get<int>();
+        if (auto p = data->find("pin_state"); p != data->end() && p->is_string())
+            e.pin_state = p->get<std::string>();
     } else if (auto c = error.find("code"); c != error.end() && c->is_number_integer()) {
         if (c->get<int>() == kInvalidParams) e.code = ErrorCode::usage;
     }

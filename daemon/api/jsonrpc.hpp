@@ -63,6 +63,10 @@ Expected<Request, JsonRpcErrorObject> parseRequest(std::string_view line);
 
 // The error object for a contract failure (see the header comment for the numeric codes).
 JsonRpcErrorObject toJsonRpcError(const Error& e);
+
+// Overwrites every string inside `value` (request parameters that may hold PINs) before it is
+// freed. What nlohmann's parser copied while reading is freed unwiped: the process is non-dumpable.
+void wipeStrings(nlohmann::json& value);
 // ... and the other way round, for clients: the contract failure a response's error object
 // describes (data.code if it names one, else internal); nullopt if `error` is not an object.
 std::optional<Error> fromJsonRpcError(const nlohmann::json& error);

@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "crypto/wipe.hpp"
+
 namespace sscard::api {
 
 namespace {
@@ -569,9 +571,11 @@ struct Server::Impl {
     bool readFrom(std::uint64_t id, Client& c) {
         char buf[65536];
         std::size_t total = 0;
+        std::size_t used = 0;  // how much of buf held request bytes (PINs): wiped below
         while (total < 4 * sizeof buf && !c.closing && !c.read_closed) {
             ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
             if (n > 0) {
+                used = std::max(used, static_cast<std::size_t>(n));
                 c.in.append(buf, static_cast<std::size_t>(n));
                 total += static_cast<std::size_t>(n);
                 if (!processLines(id, c)) return false;
@@ -583,9 +587,11 @@ struct Server::Impl {
             }
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            crypto::wipe(buf, used);
             closeClient(id);
             return false;
         }
+        crypto::wipe(buf, used);
         if (c.read_closed && !c.closing) {
             // A last line without '\n' counts as a line.
             if (!c.in.empty() && c.in.find('\n') == std::string::npos) c.in += '\n';
@@ -613,9 +619,14 @@ struct Server::Impl {
             if (!handleLine(id, c, line)) return false;
         }
         if (c.closing) {
-            c.in.clear();
+            crypto::wipe(c.in);
         } else {
-            c.in.erase(0, start);
+            if (start > 0) {
+                // Handled requests may hold PINs: the old buffer is wiped, not just shortened.
+                std::string rest = c.in.substr(start);
+                crypto::wipe(c.in);
+                c.in = std::move(rest);
+            }
             if (c.in.size() > options.max_line && c.in.find('\n') == std::string::npos &&
                 !tooLarge(id, c))
                 return false;
@@ -676,7 +687,7 @@ struct Server::Impl {
         state->id = r.id;
         ++c.inflight;
         pool.submit([handler = h->second, caller = c.caller, params = std::move(r.params),
-                     reply = Reply(std::move(state))]() {
+                     reply = Reply(std::move(state))]() mutable {
             try {
                 handler(caller, params, reply);
             } catch (const std::exception&) {
@@ -686,6 +697,7 @@ struct Server::Impl {
                 reply.error(
                     makeJsonRpcError(kInternalError, "internal error", {{"code", "internal"}}));
             }
+            wipeStrings(params);  // PIN parameters
         });
         return true;
     }

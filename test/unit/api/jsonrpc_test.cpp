@@ -119,7 +119,7 @@ TEST_CASE("deep nesting is refused before parsing") {
 }
 
 TEST_CASE("contract errors become JSON-RPC error objects") {
-    Error wrong{ErrorCode::pin_wrong, "wrong PIN", 2};
+    Error wrong{ErrorCode::pin_wrong, "wrong PIN", 2, std::nullopt};
     JsonRpcErrorObject e = toJsonRpcError(wrong);
     CHECK(e.code == kApplicationError);
     CHECK(e.message == "wrong PIN");
@@ -137,7 +137,7 @@ TEST_CASE("contract errors become JSON-RPC error objects") {
 
     // Round trip through the client-side reader.
     for (int i = 0; i <= static_cast<int>(ErrorCode::internal); ++i) {
-        Error in{static_cast<ErrorCode>(i), "m", std::nullopt};
+        Error in{static_cast<ErrorCode>(i), "m", std::nullopt, std::nullopt};
         auto out = fromJsonRpcError(toJsonRpcError(in).toJson());
         REQUIRE(out);
         CHECK(out->code == in.code);
@@ -146,6 +146,15 @@ TEST_CASE("contract errors become JSON-RPC error objects") {
     auto back = fromJsonRpcError(toJsonRpcError(wrong).toJson());
     REQUIRE(back);
     CHECK(back->tries_left == 2);
+    CHECK_FALSE(back->pin_state);
+
+    // Where the PIN stands after a failed PIN-changing flow travels in data.pin_state.
+    Error pulled = makeError(ErrorCode::card_removed, "card pulled");
+    pulled.pin_state = "unknown";
+    CHECK(toJsonRpcError(pulled).data == json{{"code", "card_removed"}, {"pin_state", "unknown"}});
+    auto pulledBack = fromJsonRpcError(toJsonRpcError(pulled).toJson());
+    REQUIRE(pulledBack);
+    CHECK(pulledBack->pin_state == "unknown");
     CHECK_FALSE(fromJsonRpcError(json(5)));
     CHECK(fromJsonRpcError(json{{"code", -32601}, {"message", "x"}})->code == ErrorCode::internal);
 }
@@ -165,4 +174,16 @@ TEST_CASE("lines") {
     std::string line = responseLine(1, json{{"name", std::string("\xff\xfe")}});
     CHECK(line.back() == '\n');
     CHECK(json::parse(line)["result"]["name"] == "\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST_CASE("wipeStrings overwrites every string of a request's parameters") {
+    json params =
+        json::parse(R"({"pin":"123456","nested":{"new_pin":"654321"},"list":["9999"],"n":5})");
+    const std::string* pin = &params["pin"].get_ref<const std::string&>();
+    wipeStrings(params);
+    CHECK(pin->empty());
+    CHECK(params["pin"] == "");
+    CHECK(params["nested"]["new_pin"] == "");
+    CHECK(params["list"][0] == "");
+    CHECK(params["n"] == 5);
 }
