@@ -584,6 +584,83 @@ const std::vector<TableDef>& schema() {
                   if (auto v = c.integer(n, k, 1, 1'000'000'000)) c.config.audit.max_entries = *v;
               }},
          }},
+        {"pin",
+         {
+             {"attempts_per_minute",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto v = c.integer(n, k, 1, 100)) c.config.pin.attempts_per_minute = int(*v);
+              }},
+             {"min_length",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto v = c.integer(n, k, 4, 16)) c.config.pin.min_length = int(*v);
+              }},
+             {"max_length",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto v = c.integer(n, k, 4, 16)) c.config.pin.max_length = int(*v);
+              }},
+         }},
+        {"keys",
+         {
+             {"source",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  auto v = c.choice<KeySourceKind>(n, k,
+                                                   {{"none", KeySourceKind::none},
+                                                    {"psam", KeySourceKind::psam},
+                                                    {"file", KeySourceKind::file}});
+                  if (v) c.config.keys.source = *v;
+              }},
+             {"psam_reader",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  const std::string* s = c.string(n, k);
+                  if (!s) return;
+                  if (hasControl(*s)) {
+                      c.fail(n, k, "bad value " + quote(*s) + ": contains a control character");
+                      return;
+                  }
+                  c.config.keys.psam_reader = *s;
+              }},
+             {"psam_aid",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  const std::string* s = c.string(n, k);
+                  if (!s) return;
+                  bool hex = s->size() >= 10 && s->size() <= 32 && s->size() % 2 == 0 &&
+                             std::all_of(s->begin(), s->end(),
+                                         [](char ch) { return std::isxdigit(
+                                                           static_cast<unsigned char>(ch)); });
+                  if (!hex) {
+                      c.fail(n, k,
+                             "bad value " + quote(*s) +
+                                 ": must be an application id of 5 to 16 bytes in hex, e.g. "
+                                 "\"D15600000590\"");
+                      return;
+                  }
+                  c.config.keys.psam_aid = *s;
+              }},
+             {"psam_levels",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto v = c.integer(n, k, 0, 3)) c.config.keys.psam_levels = int(*v);
+              }},
+             {"psam_puk_usage",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto v = c.integer(n, k, 0, 255)) c.config.keys.psam_puk_usage = int(*v);
+              }},
+             {"psam_puk_key",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto v = c.integer(n, k, 0, 255)) c.config.keys.psam_puk_key = int(*v);
+              }},
+             {"card_puk_id",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto v = c.integer(n, k, 0, 255)) c.config.keys.card_puk_id = int(*v);
+              }},
+             {"file",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto* s = c.path(n, k, true)) c.config.keys.file = *s;
+              }},
+             {"allow_software_keys",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto b = c.boolean(n, k)) c.config.keys.allow_software_keys = *b;
+              }},
+         }},
     };
     return tables;
 }
@@ -646,6 +723,26 @@ void checkCrossKeys(Checker& c) {
     if (!cfg.backend.url.empty() && cfg.backend.terminal_id.empty()) {
         c.failAt(lineFor("backend.terminal_id", "backend.url"), "backend.terminal_id",
                  "must not be empty when backend.url is set (it goes into every event)");
+    }
+    if (cfg.pin.min_length > cfg.pin.max_length) {
+        c.failAt(
+            lineFor("pin.min_length", "pin.max_length"), "pin.min_length",
+            "must not be more than pin.max_length (" + std::to_string(cfg.pin.max_length) + ")");
+    }
+    if (cfg.keys.source == KeySourceKind::psam && cfg.keys.psam_reader.empty()) {
+        c.failAt(lineFor("keys.psam_reader", "keys.source"), "keys.psam_reader",
+                 "must name the PC/SC reader of the SAM slot when keys.source is \"psam\"");
+    }
+    if (cfg.keys.source == KeySourceKind::file) {
+        if (cfg.keys.file.empty()) {
+            c.failAt(lineFor("keys.file", "keys.source"), "keys.file",
+                     "must name the key file when keys.source is \"file\"");
+        }
+        if (!cfg.keys.allow_software_keys) {
+            c.failAt(lineFor("keys.allow_software_keys", "keys.source"), "keys.allow_software_keys",
+                     "must be true for keys.source = \"file\": a key file holds the issuer's "
+                     "keys in the clear and is for labs and tests only; production uses a PSAM");
+        }
     }
 }
 
@@ -732,6 +829,18 @@ std::string_view readerPreferenceName(ReaderPreference p) {
             return "contactless";
     }
     return "contact";
+}
+
+std::string_view keySourceName(KeySourceKind k) {
+    switch (k) {
+        case KeySourceKind::none:
+            return "none";
+        case KeySourceKind::psam:
+            return "psam";
+        case KeySourceKind::file:
+            return "file";
+    }
+    return "none";
 }
 
 std::string_view logLevelName(LogLevel l) {

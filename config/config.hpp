@@ -102,6 +102,39 @@ struct AuditConfig {
     bool operator==(const AuditConfig&) const = default;
 };
 
+// Extension (not in the contract): where the issuer's keys for pin.reset / pin.unblock come from.
+// Staffed counters only; kiosks leave source = none and the methods are refused.
+enum class KeySourceKind { none, psam, file };
+std::string_view keySourceName(KeySourceKind k);
+
+struct KeysConfig {
+    KeySourceKind source = KeySourceKind::none;
+    // PSAM: the PC/SC reader of the SAM slot (never treated as a card reader), the PSAM
+    // application, how many diversification steps lie between the PSAM's key and the card's, and
+    // BF DE's usage (P1) and key id (P2) for the PUK key.
+    std::string psam_reader;
+    std::string psam_aid = "D15600000590";
+    int psam_levels = 2;
+    int psam_puk_usage = 0x27;
+    int psam_puk_key = 0x01;
+    // The card's PUK key id (EXTERNAL AUTHENTICATE P2).
+    int card_puk_id = 0x01;
+    // Software key file (labs and tests): refused unless allow_software_keys is true.
+    std::string file;
+    bool allow_software_keys = false;
+    bool operator==(const KeysConfig&) const = default;
+};
+
+// Extension (not in the contract): PIN handling.
+struct PinConfig {
+    // PIN attempts (verify, change, activation, issuer operations) per reader per minute.
+    int attempts_per_minute = 5;
+    // The length a new PIN must have (and what a PIN pad accepts).
+    int min_length = 6;
+    int max_length = 6;
+    bool operator==(const PinConfig&) const = default;
+};
+
 struct Config {
     ListConfig list;
     NfcConfig nfc;
@@ -111,6 +144,8 @@ struct Config {
     RolesConfig roles;
     LogConfig log;
     AuditConfig audit;
+    KeysConfig keys;
+    PinConfig pin;
 
     // Where the settings came from: the file's path, or empty for the built-in defaults.
     std::string source;
@@ -118,7 +153,8 @@ struct Config {
     // Compares the settings only, not where they came from.
     bool operator==(const Config& o) const {
         return list == o.list && nfc == o.nfc && readers == o.readers && api == o.api &&
-               backend == o.backend && roles == o.roles && log == o.log && audit == o.audit;
+               backend == o.backend && roles == o.roles && log == o.log && audit == o.audit &&
+               keys == o.keys && pin == o.pin;
     }
 };
 

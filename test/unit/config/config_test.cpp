@@ -571,3 +571,75 @@ TEST_CASE("outbox and audit extension keys: errors name file, line and key") {
     CHECK(e.key == "backend.retention");
     CHECK(e.message.find("audit.retention") != std::string::npos);
 }
+
+TEST_CASE("[keys] extension: defaults, a PSAM, and the software key file's explicit opt-in") {
+    Config d = defaultConfig();
+    CHECK(d.keys.source == KeySourceKind::none);
+    CHECK(d.keys.psam_aid == "D15600000590");
+    CHECK(d.keys.psam_levels == 2);
+    CHECK(d.keys.psam_puk_usage == 0x27);
+
+    Config c = parsed(R"(
+[keys]
+source = "psam"
+psam_reader = "ACS ACR39U SAM 00 00"
+psam_levels = 3
+psam_puk_usage = 0x30
+psam_puk_key = 2
+card_puk_id = 0x0B
+)");
+    CHECK(c.keys.source == KeySourceKind::psam);
+    CHECK(c.keys.psam_reader == "ACS ACR39U SAM 00 00");
+    CHECK(c.keys.psam_levels == 3);
+    CHECK(c.keys.psam_puk_usage == 0x30);
+    CHECK(c.keys.psam_puk_key == 2);
+    CHECK(c.keys.card_puk_id == 0x0B);
+    CHECK(c != d);
+
+    Config f = parsed(
+        "[keys]\nsource = \"file\"\nfile = \"/etc/sscard/lab-keys\"\nallow_software_keys = true\n");
+    CHECK(f.keys.source == KeySourceKind::file);
+    CHECK(f.keys.file == "/etc/sscard/lab-keys");
+    CHECK(keySourceName(f.keys.source) == "file");
+}
+
+TEST_CASE("[keys] errors name file, line and key") {
+    auto e = errorOf("[keys]\nsource = \"psam\"\n");
+    CHECK(e.key == "keys.psam_reader");
+    CHECK(e.line == 2);
+
+    e = errorOf("[keys]\nsource = \"file\"\nfile = \"/etc/sscard/lab-keys\"\n");
+    CHECK(e.key == "keys.allow_software_keys");
+    CHECK(e.message.find("labs and tests only") != std::string::npos);
+
+    e = errorOf("[keys]\nsource = \"file\"\nallow_software_keys = true\n");
+    CHECK(e.key == "keys.file");
+
+    e = errorOf("[keys]\nsource = \"hsm\"\n");
+    CHECK(e.key == "keys.source");
+    CHECK(e.message.find("\"psam\"") != std::string::npos);
+
+    e = errorOf("[keys]\npsam_levels = 4\n");
+    CHECK(e.key == "keys.psam_levels");
+    e = errorOf("[keys]\npsam_puk_usage = 256\n");
+    CHECK(e.key == "keys.psam_puk_usage");
+    e = errorOf("[keys]\npsam_aid = \"D156\"\n");
+    CHECK(e.key == "keys.psam_aid");
+    e = errorOf("[keys]\nfile = \"keys.txt\"\n");
+    CHECK(e.message.find("absolute") != std::string::npos);
+    e = errorOf("[keys]\nallow_software_keys = \"yes\"\n");
+    CHECK(e.key == "keys.allow_software_keys");
+}
+
+TEST_CASE("[pin] extension: attempts and lengths") {
+    CHECK(defaultConfig().pin.attempts_per_minute == 5);
+    Config c = parsed("[pin]\nattempts_per_minute = 30\nmin_length = 4\nmax_length = 8\n");
+    CHECK(c.pin.attempts_per_minute == 30);
+    CHECK(c.pin.min_length == 4);
+    CHECK(c.pin.max_length == 8);
+    auto e = errorOf("[pin]\nmin_length = 8\nmax_length = 6\n");
+    CHECK(e.key == "pin.min_length");
+    CHECK(e.line == 2);
+    CHECK(errorOf("[pin]\nattempts_per_minute = 0\n").key == "pin.attempts_per_minute");
+    CHECK(errorOf("[pin]\nmax_length = 17\n").key == "pin.max_length");
+}
