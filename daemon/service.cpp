@@ -42,9 +42,8 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kReaderWait = 3s;  // how long a request waits for a reader busy with another
-// PIN attempts (verify, change, activation) per reader: at most this many per window, so that a
-// compromised kiosk application cannot walk a card's retry counter down in a burst.
-constexpr std::size_t kPinAttempts = 5;
+// PIN attempts per reader: at most [pin] attempts_per_minute per window, so that a compromised
+// kiosk application cannot walk a card's retry counter down in a burst.
 constexpr auto kPinWindow = 60s;
 
 // A PIN parameter of a request as a SecretPin; the copy taken out of the JSON is wiped.
@@ -63,6 +62,74 @@ std::optional<std::string> readerParam(const nlohmann::json& params) {
         return params["reader"].get<std::string>();
     }
     return std::nullopt;
+}
+
+// card.activate's optional "old_card" (the card a replacement replaces, for the backend to link):
+// null, or an object of card_id / region / card_number strings (what card.read gives).
+Expected<nlohmann::json, Error> oldCardParam(const nlohmann::json& params) {
+    if (!params.is_object() || !params.contains("old_card") || params["old_card"].is_null())
+        return nlohmann::json(nullptr);
+    const auto& old = params["old_card"];
+    auto bad = [] {
+        return unexpected(makeError(ErrorCode::usage,
+                                    "\"old_card\" must be an object with card_id, or region "
+                                    "and card_number (strings of at most 64 characters)"));
+    };
+    if (!old.is_object()) return bad();
+    nlohmann::json out = nlohmann::json::object();
+    for (const char* key : {"card_id", "region", "card_number"}) {
+        if (!old.contains(key)) continue;
+        if (!old[key].is_string() || old[key].get_ref<const std::string&>().size() > 64)
+            return bad();
+        out[key] = old[key];
+    }
+    if (!out.contains("card_id") && !(out.contains("region") && out.contains("card_number")))
+        return bad();
+    return out;
+}
+
+enum class PinSource { host, pinpad };
+
+// "pin_source": "host" (the default: the PIN is in the request) or "pinpad" (the holder types it
+// on the reader and it never reaches this process).
+Expected<PinSource, Error> pinSourceParam(const nlohmann::json& params) {
+    if (!params.is_object() || !params.contains("pin_source")) return PinSource::host;
+    const auto& v = params["pin_source"];
+    if (v == "host") return PinSource::host;
+    if (v == "pinpad") return PinSource::pinpad;
+    return unexpected(makeError(ErrorCode::usage, "\"pin_source\" must be \"host\" or \"pinpad\""));
+}
+
+// The reader's PIN pad (PC/SC part 10); not_allowed when it has none for the operation.
+Expected<ssse::PinpadFeatures, Error> requirePinpad(apdu::CardConnection& card, bool modify) {
+    auto features = ssse::pinpadFeatures(card);
+    if (!features) return unexpected(features.error());
+    if (!*features || (modify && (*features)->modifyPinDirect == 0)) {
+        return unexpected(
+            makeError(ErrorCode::not_allowed,
+                      card.readerName() + " has no PIN pad for " +
+                          (modify ? "changing a PIN (PC/SC part 10 FEATURE_MODIFY_PIN_DIRECT)"
+                                  : "entering a PIN (PC/SC part 10 FEATURE_VERIFY_PIN_DIRECT)")));
+    }
+    return **features;
+}
+
+ssse::PinpadParams pinpadParams(const ssse::PinPolicy& policy) {
+    ssse::PinpadParams params;
+    params.minDigits = policy.minLength;
+    params.maxDigits = policy.maxLength;
+    return params;
+}
+
+// Flows that may change a PIN say where it stands when they fail: the library marks the step that
+// changes it ("unknown" when the card left during it); anything earlier left it unchanged.
+Expected<nlohmann::json, Error> withPinState(Expected<nlohmann::json, Error> result) {
+    if (!result && !result.error().pin_state) {
+        Error e = std::move(result).error();
+        e.pin_state = "unchanged";
+        return unexpected(std::move(e));
+    }
+    return result;
 }
 
 outbox::CardRef cardRef(const ssse::CardInfo& card) {
@@ -209,6 +276,28 @@ class Service {
     Expected<nlohmann::json, Error> verifyPinFlow(const nlohmann::json& params);
     Expected<nlohmann::json, Error> changePinFlow(const nlohmann::json& params);
     Expected<nlohmann::json, Error> activateFlow(const nlohmann::json& params);
+    // Issuer operations (admin): PIN reset with a new PIN, or unblock (counter only).
+    Expected<nlohmann::json, Error> issuerFlow(const nlohmann::json& params, bool reset);
+    Expected<nlohmann::json, Error> resetFlow(const nlohmann::json& params) {
+        return issuerFlow(params, true);
+    }
+    Expected<nlohmann::json, Error> unblockFlow(const nlohmann::json& params) {
+        return issuerFlow(params, false);
+    }
+    // Runs fn(KeySource&) with the configured issuer keys: the software key file, or the PSAM
+    // in its reader (locked for the operation).
+    template <class Fn>
+    Expected<void, Error> withIssuerKeys(Fn&& fn);
+    ssse::PinPolicy pinPolicy() const {
+        ssse::PinPolicy policy;
+        policy.minLength = static_cast<std::size_t>(config_.pin.min_length);
+        policy.maxLength = static_cast<std::size_t>(config_.pin.max_length);
+        return policy;
+    }
+    bool isSamSlot(const std::string& reader) const {
+        return config_.keys.source == KeySourceKind::psam && reader == config_.keys.psam_reader;
+    }
+    Expected<nlohmann::json, Error> readersJson();
     void auditEvent(const std::string& kind, const std::string& reader, const ssse::CardInfo& card,
                     const std::string& code, const std::string& eventId);
 
@@ -232,6 +321,7 @@ class Service {
     std::unique_ptr<outbox::Outbox> outbox_;
     std::unique_ptr<outbox::AuditLog> audit_;
     std::unique_ptr<outbox::Sender> sender_;
+    std::unique_ptr<ssse::SoftwareKeySource> softwareKeys_;  // [keys] source = "file" only
     std::unique_ptr<MonitorGroup> monitors_;
     std::unique_ptr<JobPool> checks_;
     std::unique_ptr<JobPool> writer_;  // one thread: audit and outbox writes, in order
@@ -260,6 +350,12 @@ Expected<apdu::ReaderInfo, Error> Service::pickReader(const std::optional<std::s
     std::lock_guard lock(readersMutex_);
     auto list = readers_.listReaders();
     if (!list) return unexpected(list.error());
+    if (named && isSamSlot(*named)) {
+        return unexpected(makeError(ErrorCode::no_reader,
+                                    *named + " is the PSAM's slot ([keys] psam_reader), not a "
+                                             "card reader"));
+    }
+    std::erase_if(*list, [this](const apdu::ReaderInfo& r) { return isSamSlot(r.name); });
     auto prefer = config_.readers.prefer == ReaderPreference::contactless
                       ? apdu::Interface::contactless
                       : apdu::Interface::contact;
@@ -364,6 +460,13 @@ Expected<nlohmann::json, Error> Service::check(const std::optional<std::string>&
 
 void Service::onReaderEvent(const apdu::ReaderEvent& event) {
     using T = apdu::ReaderEvent::Type;
+    if ((event.type == T::card_inserted || event.type == T::card_removed) &&
+        isSamSlot(event.reader)) {
+        logInfo(std::string(event.type == T::card_inserted ? "PSAM inserted in "
+                                                           : "PSAM removed from ") +
+                event.reader);
+        return;
+    }
     nlohmann::json params{{"reader", event.reader}};
     switch (event.type) {
         case T::reader_added:
@@ -410,7 +513,7 @@ bool Service::allowPinAttempt(const std::string& reader) {
     auto& times = pinAttempts_[reader];
     auto now = Clock::now();
     while (!times.empty() && now - times.front() > kPinWindow) times.pop_front();
-    if (times.size() >= kPinAttempts) return false;
+    if (times.size() >= static_cast<std::size_t>(config_.pin.attempts_per_minute)) return false;
     times.push_back(now);
     return true;
 }
@@ -455,80 +558,139 @@ Expected<nlohmann::json, Error> Service::withApplication(const nlohmann::json& p
 }
 
 Expected<nlohmann::json, Error> Service::verifyPinFlow(const nlohmann::json& params) {
-    auto pin = pinParam(params, "pin");
-    if (!pin) return unexpected(pin.error());
-    return withApplication(params,
-                           [&](apdu::CardConnection& card, apdu::Transaction& tx,
-                               ssse::SsseApplication&) -> Expected<nlohmann::json, Error> {
-                               if (!allowPinAttempt(card.readerName())) {
-                                   return unexpected(tooManyAttempts(card.readerName()));
-                               }
-                               auto verified = ssse::verifyPin(tx, *pin);
-                               if (!verified) {
-                                   const Error& e = verified.error();
-                                   if (e.code != ErrorCode::pin_wrong) return unexpected(e);
-                                   return nlohmann::json{
-                                       {"ok", false},
-                                       {"tries_left", e.tries_left ? nlohmann::json(*e.tries_left)
-                                                                   : nlohmann::json(nullptr)}};
-                               }
-                               auto left = ssse::pinTriesLeft(tx);
-                               nlohmann::json tries = nullptr;
-                               if (left && *left) tries = **left;
-                               return nlohmann::json{{"ok", true}, {"tries_left", tries}};
-                           });
+    auto source = pinSourceParam(params);
+    if (!source) return unexpected(source.error());
+    std::optional<ssse::SecretPin> pin;
+    if (*source == PinSource::host) {
+        auto p = pinParam(params, "pin");
+        if (!p) return unexpected(p.error());
+        pin.emplace(std::move(*p));
+    }
+    return withApplication(
+        params,
+        [&](apdu::CardConnection& card, apdu::Transaction& tx,
+            ssse::SsseApplication&) -> Expected<nlohmann::json, Error> {
+            std::optional<ssse::PinpadFeatures> pad;
+            if (*source == PinSource::pinpad) {
+                auto f = requirePinpad(card, false);
+                if (!f) return unexpected(f.error());
+                pad = *f;
+            }
+            if (!allowPinAttempt(card.readerName())) {
+                return unexpected(tooManyAttempts(card.readerName()));
+            }
+            auto verified = pad ? ssse::verifyPinOnPinpad(tx, *pad, pinpadParams(pinPolicy()))
+                                : ssse::verifyPin(tx, *pin);
+            nlohmann::json result = nlohmann::json::object();
+            if (pad) result["pin_source"] = "pinpad";
+            if (!verified) {
+                Error e = std::move(verified).error();
+                e.pin_state.reset();  // VERIFY never changes the PIN
+                if (e.code != ErrorCode::pin_wrong) return unexpected(std::move(e));
+                result["ok"] = false;
+                result["tries_left"] =
+                    e.tries_left ? nlohmann::json(*e.tries_left) : nlohmann::json(nullptr);
+                return result;
+            }
+            auto left = ssse::pinTriesLeft(tx);
+            result["ok"] = true;
+            result["tries_left"] = left && *left ? nlohmann::json(**left) : nlohmann::json(nullptr);
+            return result;
+        });
 }
 
+// A holder's PIN change. From the host, the new PIN must pass the policy before the card is
+// touched. On a PIN pad the PINs never reach this process, so the policy cannot be applied: the
+// reader enforces only the length (PinpadParams).
 Expected<nlohmann::json, Error> Service::changePinFlow(const nlohmann::json& params) {
-    auto oldPin = pinParam(params, "old_pin");
-    if (!oldPin) return unexpected(oldPin.error());
-    auto newPin = pinParam(params, "new_pin");
-    if (!newPin) return unexpected(newPin.error());
-    ssse::PinPolicy policy;
-    if (auto weak = ssse::checkNewPin(policy, *newPin, {}); !weak) return unexpected(weak.error());
-    return withApplication(params,
-                           [&](apdu::CardConnection& card, apdu::Transaction& tx,
-                               ssse::SsseApplication& app) -> Expected<nlohmann::json, Error> {
-                               if (!allowPinAttempt(card.readerName())) {
-                                   return unexpected(tooManyAttempts(card.readerName()));
-                               }
-                               auto info = app.readCardInfo();
-                               if (!info) return unexpected(info.error());
-                               if (auto changed = ssse::changePin(tx, *oldPin, *newPin); !changed) {
-                                   return unexpected(changed.error());
-                               }
-                               std::string eventId;
-                               if (auto id = outbox_->enqueue("pin.changed", cardRef(*info),
-                                                              {{"reader", card.readerName()}})) {
-                                   eventId = *id;
-                               } else {
-                                   logError("outbox: " + errorText(id.error()));
-                               }
-                               auditEvent("pin.changed", card.readerName(), *info, "", eventId);
-                               logInfo("PIN changed on card " +
-                                       maskCardNumber(info->card_number.value_or("")) + " in " +
-                                       card.readerName());
-                               return nlohmann::json{{"ok", true}, {"event_id", eventId}};
-                           });
-}
-
-// Activation of a new or replacement card: the list must allow it, the holder's new PIN must pass
-// the policy (checked before the card is touched, so no try is spent on a weak PIN), the initial
-// PIN must verify, then CHANGE PIN, then the card.activated event goes to the outbox. The result
-// says exactly how far it got when something fails: before CHANGE PIN the card is untouched.
-Expected<nlohmann::json, Error> Service::activateFlow(const nlohmann::json& params) {
-    auto initial = pinParam(params, "initial_pin");
-    if (!initial) return unexpected(initial.error());
-    auto newPin = pinParam(params, "new_pin");
-    if (!newPin) return unexpected(newPin.error());
-    nlohmann::json oldCard =
-        params.is_object() ? params.value("old_card", nlohmann::json(nullptr)) : nlohmann::json();
+    auto source = pinSourceParam(params);
+    if (!source) return unexpected(source.error());
+    std::optional<ssse::SecretPin> oldPin;
+    std::optional<ssse::SecretPin> newPin;
+    ssse::PinPolicy policy = pinPolicy();
+    if (*source == PinSource::host) {
+        auto o = pinParam(params, "old_pin");
+        if (!o) return unexpected(o.error());
+        oldPin.emplace(std::move(*o));
+        auto n = pinParam(params, "new_pin");
+        if (!n) return unexpected(n.error());
+        newPin.emplace(std::move(*n));
+        if (auto weak = ssse::checkNewPin(policy, *newPin, {}); !weak) {
+            return unexpected(weak.error());
+        }
+    }
     return withApplication(
         params,
         [&](apdu::CardConnection& card, apdu::Transaction& tx,
             ssse::SsseApplication& app) -> Expected<nlohmann::json, Error> {
+            std::optional<ssse::PinpadFeatures> pad;
+            if (*source == PinSource::pinpad) {
+                auto f = requirePinpad(card, true);
+                if (!f) return unexpected(f.error());
+                pad = *f;
+            }
+            if (!allowPinAttempt(card.readerName())) {
+                return unexpected(tooManyAttempts(card.readerName()));
+            }
             auto info = app.readCardInfo();
             if (!info) return unexpected(info.error());
+            auto changed = pad ? ssse::changePinOnPinpad(tx, *pad, pinpadParams(policy))
+                               : ssse::changePin(tx, *oldPin, *newPin);
+            if (!changed) return unexpected(changed.error());
+            std::string eventId;
+            if (auto id = outbox_->enqueue("pin.changed", cardRef(*info),
+                                           {{"reader", card.readerName()}})) {
+                eventId = *id;
+            } else {
+                logError("outbox: " + errorText(id.error()));
+            }
+            auditEvent("pin.changed", card.readerName(), *info, "", eventId);
+            logInfo("PIN changed on card " + maskCardNumber(info->card_number.value_or("")) +
+                    " in " + card.readerName());
+            nlohmann::json result{{"ok", true}, {"event_id", eventId}, {"pin_state", "changed"}};
+            if (pad) result["pin_source"] = "pinpad";
+            return result;
+        });
+}
+
+// Activation of a new or replacement card: the list must allow it, the holder's new PIN must pass
+// the policy (checked before the card is touched, so no try is spent on a weak PIN), the initial
+// PIN must verify, then CHANGE PIN, then the card.activated event goes to the outbox. A failure
+// says where the PIN stands (Error::pin_state). On a PIN pad the holder types the initial PIN and
+// the new one (twice) on the reader, which sends CHANGE PIN itself: the card checks the initial
+// PIN, and the policy beyond the length cannot be applied.
+Expected<nlohmann::json, Error> Service::activateFlow(const nlohmann::json& params) {
+    auto source = pinSourceParam(params);
+    if (!source) return unexpected(source.error());
+    std::optional<ssse::SecretPin> initial;
+    std::optional<ssse::SecretPin> newPin;
+    if (*source == PinSource::host) {
+        auto i = pinParam(params, "initial_pin");
+        if (!i) return unexpected(i.error());
+        initial.emplace(std::move(*i));
+        auto n = pinParam(params, "new_pin");
+        if (!n) return unexpected(n.error());
+        newPin.emplace(std::move(*n));
+    }
+    auto oldCard = oldCardParam(params);
+    if (!oldCard) return unexpected(oldCard.error());
+    return withApplication(
+        params,
+        [&](apdu::CardConnection& card, apdu::Transaction& tx,
+            ssse::SsseApplication& app) -> Expected<nlohmann::json, Error> {
+            std::optional<ssse::PinpadFeatures> pad;
+            if (*source == PinSource::pinpad) {
+                auto f = requirePinpad(card, true);
+                if (!f) return unexpected(f.error());
+                pad = *f;
+            }
+            auto info = app.readCardInfo();
+            if (!info) return unexpected(info.error());
+            if (oldCard->is_object() && oldCard->value("card_id", "") == info->card_id) {
+                return unexpected(
+                    makeError(ErrorCode::usage,
+                              "old_card is this very card: insert the new card to activate"));
+            }
             auto decision = list_.decide(*info, config_);
             if (!decision) return unexpected(decision.error());
             if (!decision->allow) {
@@ -538,50 +700,170 @@ Expected<nlohmann::json, Error> Service::activateFlow(const nlohmann::json& para
                               "this card may not be activated: " +
                                   std::string(blacklist::reasonName(decision->reason))));
             }
-            ssse::PinPolicyContext context{&*initial, std::nullopt};
-            if (info->generation < 3) {  // 3rd-generation EF06 needs the issuer's read key
-                if (auto holder = app.readHolder(info->generation))
-                    context.birthDate = holder->birth_date;
-            }
-            ssse::PinPolicy policy;
-            if (auto weak = ssse::checkNewPin(policy, *newPin, context); !weak) {
-                return unexpected(weak.error());
+            ssse::PinPolicy policy = pinPolicy();
+            if (!pad) {
+                ssse::PinPolicyContext context{&*initial, std::nullopt};
+                if (info->generation < 3) {  // 3rd-generation EF06 needs the issuer's read key
+                    if (auto holder = app.readHolder(info->generation))
+                        context.birthDate = holder->birth_date;
+                }
+                if (auto weak = ssse::checkNewPin(policy, *newPin, context); !weak) {
+                    return unexpected(weak.error());
+                }
             }
             // Counted only now: a refused card or a weak PIN never reaches the card's retry
             // counter.
             if (!allowPinAttempt(card.readerName()))
                 return unexpected(tooManyAttempts(card.readerName()));
-            if (auto verified = ssse::verifyPin(tx, *initial); !verified) {
-                auditEvent("card.activate_failed", card.readerName(), *info,
-                           std::string(codeName(verified.error().code)), "");
-                return unexpected(verified.error());
+            if (!pad) {
+                if (auto verified = ssse::verifyPin(tx, *initial); !verified) {
+                    auditEvent("card.activate_failed", card.readerName(), *info,
+                               std::string(codeName(verified.error().code)), "");
+                    return unexpected(verified.error());
+                }
             }
-            if (auto changed = ssse::changePin(tx, *initial, *newPin); !changed) {
+            auto changed = pad ? ssse::changePinOnPinpad(tx, *pad, pinpadParams(policy))
+                               : ssse::changePin(tx, *initial, *newPin);
+            if (!changed) {
                 auditEvent("card.activate_failed", card.readerName(), *info,
                            std::string(codeName(changed.error().code)), "");
                 return unexpected(changed.error());
             }
             nlohmann::json extra{{"reader", card.readerName()}};
-            if (oldCard.is_object()) {
-                extra["old_card"] = {
-                    {"card_id", oldCard.value("card_id", nlohmann::json(nullptr))},
-                    {"region", oldCard.value("region", nlohmann::json(nullptr))},
-                    {"card_number", oldCard.value("card_number", nlohmann::json(nullptr))}};
-            }
+            if (oldCard->is_object()) extra["old_card"] = *oldCard;
             auto id = outbox_->enqueue("card.activated", cardRef(*info), extra);
             if (!id) {
                 // The card's PIN is already the new one: say so, the event is the part that failed.
                 logError("outbox: " + errorText(id.error()));
-                return unexpected(
-                    makeError(ErrorCode::internal,
-                              "the card's PIN was changed, but the activation event could "
-                              "not be stored: " +
-                                  id.error().message));
+                Error e = makeError(ErrorCode::internal,
+                                    "the card's PIN was changed, but the activation event could "
+                                    "not be stored: " +
+                                        id.error().message);
+                e.pin_state = "changed";
+                return unexpected(std::move(e));
             }
             auditEvent("card.activated", card.readerName(), *info, "", *id);
             logInfo("card " + maskCardNumber(info->card_number.value_or("")) + " activated in " +
                     card.readerName());
-            return nlohmann::json{{"ok", true}, {"card", cardJson(*info)}, {"event_id", *id}};
+            nlohmann::json result{{"ok", true},
+                                  {"card", cardJson(*info)},
+                                  {"event_id", *id},
+                                  {"pin_state", "changed"}};
+            if (pad) result["pin_source"] = "pinpad";
+            return result;
+        });
+}
+
+template <class Fn>
+Expected<void, Error> Service::withIssuerKeys(Fn&& fn) {
+    if (softwareKeys_) return fn(*softwareKeys_);
+    const std::string& reader = config_.keys.psam_reader;
+    auto lock = readerLock(reader);
+    std::unique_lock guard(*lock, std::defer_lock);
+    if (!guard.try_lock_for(kReaderWait)) {
+        return unexpected(makeError(ErrorCode::busy,
+                                    "the PSAM in " + reader + " is busy with another operation"));
+    }
+    std::unique_ptr<apdu::CardConnection> psam;
+    {
+        std::lock_guard readersLock(readersMutex_);
+        auto c = readers_.connect(reader);
+        if (!c) {
+            Error e = c.error();
+            e.message = "the PSAM ([keys] psam_reader \"" + reader + "\"): " + e.message;
+            return unexpected(std::move(e));
+        }
+        psam = std::move(*c);
+    }
+    ssse::PsamOptions options;
+    options.aid = fromHex(config_.keys.psam_aid).value_or(options.aid);
+    options.levels = config_.keys.psam_levels;
+    options.keys[ssse::KeyPurpose::puk] = {static_cast<std::uint8_t>(config_.keys.psam_puk_usage),
+                                           static_cast<std::uint8_t>(config_.keys.psam_puk_key)};
+    ssse::PsamKeySource keys(*psam, options);
+    return fn(keys);
+}
+
+// The issuer's PIN reset (a new PIN, counter reset) or unblock (counter reset, PIN kept), at a
+// staffed counter: EXTERNAL AUTHENTICATE with the PUK key, then 84 24 with a MAC, keys from the
+// PSAM (or a lab key file). A card the list denies is refused: a frozen or replaced card must not
+// be made usable again here.
+Expected<nlohmann::json, Error> Service::issuerFlow(const nlohmann::json& params, bool reset) {
+    const char* method = reset ? "pin.reset" : "pin.unblock";
+    if (config_.keys.source == KeySourceKind::none) {
+        return unexpected(makeError(
+            ErrorCode::not_allowed,
+            std::string(method) +
+                " needs the issuer's keys, and this terminal has none: set [keys] source = "
+                "\"psam\" and psam_reader (the SAM slot) in the configuration"));
+    }
+    std::optional<ssse::SecretPin> newPin;
+    if (reset) {
+        auto n = pinParam(params, "new_pin");
+        if (!n) return unexpected(n.error());
+        newPin.emplace(std::move(*n));
+    }
+    return withApplication(
+        params,
+        [&](apdu::CardConnection& card, apdu::Transaction& tx,
+            ssse::SsseApplication& app) -> Expected<nlohmann::json, Error> {
+            auto info = app.readCardInfo();
+            if (!info) return unexpected(info.error());
+            if (!info->card_id) {
+                return unexpected(makeError(ErrorCode::card_error,
+                                            "the card has no card id (EF05 tag 01): its keys "
+                                            "cannot be derived"));
+            }
+            auto decision = list_.decide(*info, config_);
+            if (!decision) return unexpected(decision.error());
+            if (!decision->allow) {
+                auditEvent(std::string(method) + "_refused", card.readerName(), *info,
+                           "card_denied", "");
+                return unexpected(makeError(
+                    ErrorCode::card_denied,
+                    "this card's PIN may not be " + std::string(reset ? "reset" : "unblocked") +
+                        ": " + std::string(blacklist::reasonName(decision->reason))));
+            }
+            if (reset) {
+                ssse::PinPolicyContext context;
+                if (info->generation < 3) {
+                    if (auto holder = app.readHolder(info->generation))
+                        context.birthDate = holder->birth_date;
+                }
+                if (auto weak = ssse::checkNewPin(pinPolicy(), *newPin, context); !weak) {
+                    return unexpected(weak.error());
+                }
+            }
+            // A failed authentication counts on the card too (its key may lock).
+            if (!allowPinAttempt(card.readerName()))
+                return unexpected(tooManyAttempts(card.readerName()));
+            auto cipher = ssse::readCardCipher(tx, *info->card_id);
+            if (!cipher) return unexpected(cipher.error());
+            auto keyContext = ssse::cardKeyContext(*cipher, *info->card_id, card.atr());
+            if (!keyContext) return unexpected(keyContext.error());
+            ssse::IssuerKeyIds ids{static_cast<std::uint8_t>(config_.keys.card_puk_id)};
+            auto done = withIssuerKeys([&](ssse::KeySource& keys) {
+                return reset ? ssse::resetPin(tx, *newPin, keys, *keyContext, ids)
+                             : ssse::unblockPin(tx, keys, *keyContext, ids);
+            });
+            if (!done) {
+                auditEvent(std::string(method) + "_failed", card.readerName(), *info,
+                           std::string(codeName(done.error().code)), "");
+                return unexpected(done.error());
+            }
+            const char* type = reset ? "pin.reset" : "pin.unblocked";
+            std::string eventId;
+            if (auto id = outbox_->enqueue(type, cardRef(*info), {{"reader", card.readerName()}})) {
+                eventId = *id;
+            } else {
+                logError("outbox: " + errorText(id.error()));
+            }
+            auditEvent(type, card.readerName(), *info, "", eventId);
+            logInfo(std::string(reset ? "PIN reset" : "PIN unblocked") + " on card " +
+                    maskCardNumber(info->card_number.value_or("")) + " in " + card.readerName());
+            nlohmann::json result{{"ok", true}, {"event_id", eventId}};
+            if (reset) result["pin_state"] = "changed";
+            return result;
         });
 }
 
@@ -688,20 +970,29 @@ nlohmann::json Service::listStatusJson() {
     return j;
 }
 
-nlohmann::json Service::statusJson() {
-    nlohmann::json readers = nlohmann::json::array();
-    {
-        std::lock_guard lock(readersMutex_);
-        if (auto list = readers_.listReaders()) {
-            for (const auto& r : *list) readers.push_back(readerJson(r));
-        }
+// The readers as `diag readers` shows them; the PSAM's slot is marked "sam_slot": true.
+Expected<nlohmann::json, Error> Service::readersJson() {
+    std::lock_guard lock(readersMutex_);
+    auto list = readers_.listReaders();
+    if (!list) return unexpected(list.error());
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& r : *list) {
+        auto j = readerJson(r);
+        if (isSamSlot(r.name)) j["sam_slot"] = true;
+        arr.push_back(std::move(j));
     }
+    return arr;
+}
+
+nlohmann::json Service::statusJson() {
+    auto readers = readersJson();
     nlohmann::json j{
         {"version", SSCARD_VERSION},
         {"uptime_s",
          std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count()},
-        {"readers", readers},
+        {"readers", readers ? *readers : nlohmann::json::array()},
         {"list", listStatusJson()},
+        {"issuer_keys", keySourceName(config_.keys.source)},
     };
     if (sender_) {
         auto s = sender_->status();
@@ -718,12 +1009,9 @@ void Service::registerMethods() {
                                             api::Reply reply) { reply(statusJson()); });
     server_.registerMethod("readers.list",
                            [this](const api::Caller&, const nlohmann::json&, api::Reply reply) {
-                               std::lock_guard lock(readersMutex_);
-                               auto list = readers_.listReaders();
-                               if (!list) return (void)reply(list.error());
-                               nlohmann::json arr = nlohmann::json::array();
-                               for (const auto& r : *list) arr.push_back(readerJson(r));
-                               reply(nlohmann::json{{"readers", arr}});
+                               auto readers = readersJson();
+                               if (!readers) return (void)reply(readers.error());
+                               reply(nlohmann::json{{"readers", *readers}});
                            });
     server_.registerMethod("card.read", [this](const api::Caller& caller,
                                                const nlohmann::json& params, api::Reply reply) {
@@ -756,9 +1044,19 @@ void Service::registerMethods() {
             reply(*result);
         };
     };
+    auto changingFlow =
+        [this](Expected<nlohmann::json, Error> (Service::*fn)(const nlohmann::json&)) {
+            return [this, fn](const api::Caller&, const nlohmann::json& params, api::Reply reply) {
+                auto result = withPinState((this->*fn)(params));
+                if (!result) return (void)reply(result.error());
+                reply(*result);
+            };
+        };
     server_.registerMethod("pin.verify", flow(&Service::verifyPinFlow));
-    server_.registerMethod("pin.change", flow(&Service::changePinFlow));
-    server_.registerMethod("card.activate", flow(&Service::activateFlow));
+    server_.registerMethod("pin.change", changingFlow(&Service::changePinFlow));
+    server_.registerMethod("card.activate", changingFlow(&Service::activateFlow));
+    server_.registerMethod("pin.reset", changingFlow(&Service::resetFlow));
+    server_.registerMethod("pin.unblock", flow(&Service::unblockFlow));
     server_.registerMethod(
         "list.sync", [this](const api::Caller&, const nlohmann::json&, api::Reply reply) {
             auto result = syncNow();
@@ -823,6 +1121,21 @@ int Service::run() {
         logWarn("audit pruning: " + errorText(pruned.error()));
     }
     writer_ = std::make_unique<JobPool>(1);
+    if (config_.keys.source == KeySourceKind::file) {
+        ssse::SoftwareKeyOptions options;
+        options.enabled = config_.keys.allow_software_keys;
+        options.warn = [](std::string_view w) { logWarn(std::string(w)); };
+        auto keys = ssse::SoftwareKeySource::load(config_.keys.file, options);
+        if (!keys) {
+            logError("cannot load the key file " + config_.keys.file + ": " +
+                     errorText(keys.error()));
+            return exitStatus(keys.error().code);
+        }
+        softwareKeys_ = std::move(*keys);
+    } else if (config_.keys.source == KeySourceKind::psam) {
+        logInfo("issuer keys: the PSAM in " + config_.keys.psam_reader +
+                " (pin.reset and pin.unblock for admins)");
+    }
     if (!config_.backend.url.empty()) {
         auto options = outbox::senderOptions(config_.backend);
         options.log = [](LogLevel level, const std::string& m) {

@@ -15,7 +15,7 @@ namespace {
 
 // THE permission table: method -> minimum role. Nothing else in the server decides who may call
 // what; a method missing here answers "method not found" even if a handler is registered.
-constexpr std::array<Permission, 11> kPermissions{{
+constexpr std::array<Permission, 12> kPermissions{{
     {"status", MinRole::any},
     {"readers.list", MinRole::any},
     {"events.subscribe", MinRole::kiosk},
@@ -25,6 +25,7 @@ constexpr std::array<Permission, 11> kPermissions{{
     {"pin.change", MinRole::kiosk},
     {"card.activate", MinRole::kiosk},
     {"pin.reset", MinRole::admin},
+    {"pin.unblock", MinRole::admin},
     {"list.sync", MinRole::admin},
     {"list.lookup", MinRole::admin},
 }};
