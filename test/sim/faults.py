@@ -4,6 +4,9 @@ APDUs are counted from 1. Faults apply to the answers of APDUs after the Nth:
 
     vanish_after N    answer APDU N normally, then the card is gone (N = 0: the
                       first APDU is never answered)
+    vanish_during N   APDU N is carried out (its effect on PIN and counter is kept)
+                      but the card is gone before it answers: the host cannot tell
+                      whether it happened (vpcd front end)
     garbage_after N   later answers are random bytes, random length 1..40
     truncate_after N  later answers lose their tail: data + SW -> first half of
                       the data (no SW); a bare SW -> its first byte
@@ -19,9 +22,10 @@ PIN_INS = (0x20, 0x24, 0x2C, 0x5E)
 
 class Faults:
     def __init__(self, vanish_after=None, garbage_after=None, truncate_after=None,
-                 sw_after=None, seed=None):
+                 sw_after=None, seed=None, vanish_during=None):
         """sw_after: None or (n, bytes of the status word)."""
         self.vanish_after = vanish_after
+        self.vanish_during = vanish_during
         self.garbage_after = garbage_after
         self.truncate_after = truncate_after
         self.sw_after = sw_after
@@ -30,6 +34,10 @@ class Faults:
     def vanish_before_answer(self, n):
         """True when APDU n must not be answered at all (the card is already gone)."""
         return self.vanish_after is not None and n > self.vanish_after
+
+    def vanish_unanswered(self, n):
+        """True when APDU n is carried out but never answered (the card left during it)."""
+        return self.vanish_during is not None and n >= self.vanish_during
 
     def vanish_after_answer(self, n):
         """True when the card disappears right after answering APDU n."""

@@ -184,7 +184,8 @@ class CardHandle:
 
 
 def start_card(profile, port=40000, *, protocol=None, no_multi_read=False, multi_read_refusal=None,
-               exact_le=False, latency_ms=None, vanish_after=None, garbage_after=None,
+               exact_le=False, latency_ms=None, vanish_after=None, vanish_during=None,
+               garbage_after=None,
                truncate_after=None, sw_after=None, seed=None, state_file=None, reconnect=False,
                host="127.0.0.1", log=None, timeout=10.0, wait_reader=True, extra_args=()):
     """Insert a virtual card into the vpcd reader on `port`; returns a CardHandle.
@@ -223,7 +224,8 @@ def start_card(profile, port=40000, *, protocol=None, no_multi_read=False, multi
         cmd.append("--exact-le")
     if latency_ms:
         cmd += ["--latency-ms", str(latency_ms)]
-    for flag, value in (("--vanish-after", vanish_after), ("--garbage-after", garbage_after),
+    for flag, value in (("--vanish-after", vanish_after), ("--vanish-during", vanish_during),
+                        ("--garbage-after", garbage_after),
                         ("--truncate-after", truncate_after), ("--seed", seed)):
         if value is not None:
             cmd += [flag, str(value)]

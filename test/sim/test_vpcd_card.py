@@ -272,6 +272,19 @@ class VpcdCardTest(unittest.TestCase):
         self.assertEqual(self.vpcd.apdu("00200000"), H("63C2"))
         self.assertEqual(self.vpcd.apdu("0020000003654321"), H("9000"))
 
+    def test_vanish_during_carries_out_the_command_without_answering(self):
+        state, log = self.path("state.json"), self.path("apdu.log")
+        p = self.start("--state-file", state, "--vanish-during", "2", "--log", log)
+        self.vpcd.insert()
+        self.assertIsNotNone(self.vpcd.apdu(SELECT_SSSE))
+        self.assertIsNone(self.vpcd.apdu("805E010007123456FF654321"))  # the card is gone
+        self.assertEqual(p.wait(5), 0)
+        self.assertTrue(read(log).splitlines()[1].endswith("-> "))
+        self.vpcd.close_conn()
+        self.start("--state-file", state)
+        self.vpcd.insert()
+        self.assertEqual(self.vpcd.apdu("0020000003654321"), H("9000"))  # it did happen
+
     def test_no_multi_read(self):
         self.start("--no-multi-read", "--multi-read-refusal", "6d00", "--protocol", "t1")
         self.vpcd.insert()

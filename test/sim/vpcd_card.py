@@ -132,6 +132,8 @@ def parse_args(argv):
                     help="sleep this long before each APDU answer")
     ap.add_argument("--vanish-after", type=int, metavar="N",
                     help="after answering APDU N close the socket and exit (card pulled)")
+    ap.add_argument("--vanish-during", type=int, metavar="N",
+                    help="carry out APDU N (state kept) but exit before answering it")
     ap.add_argument("--garbage-after", type=int, metavar="N",
                     help="APDUs after the Nth get random garbage (1..40 bytes)")
     ap.add_argument("--truncate-after", type=int, metavar="N",
@@ -157,7 +159,7 @@ def parse_args(argv):
             args.sw_after = parse_sw_after(args.sw_after)
         except ValueError as e:
             ap.error(str(e))
-    for name in ("vanish_after", "garbage_after", "truncate_after"):
+    for name in ("vanish_after", "vanish_during", "garbage_after", "truncate_after"):
         v = getattr(args, name)
         if v is not None and v < 0:
             ap.error("--%s must be >= 0" % name.replace("_", "-"))
@@ -226,6 +228,9 @@ def serve(args, card, link, faults, apdu_log):
         if state != state_before:
             write_state(args.state_file, card)
             state_before = state
+        if faults.vanish_unanswered(n):
+            apdu_log.write(msg, None)
+            return "vanished"
         if args.latency_ms > 0:
             time.sleep(args.latency_ms / 1000.0)
         apdu_log.write(msg, response)  # before sending: a client that got the answer sees the line
@@ -263,7 +268,7 @@ def run(args, card):
         with open(args.state_file, encoding="utf-8") as f:
             card.import_state(json.load(f))
     faults = Faults(args.vanish_after, args.garbage_after, args.truncate_after, args.sw_after,
-                    seed=args.seed)
+                    seed=args.seed, vanish_during=args.vanish_during)
     apdu_log = ApduLog(args.log)
     remove_file(args.ready_file)
 
@@ -292,7 +297,10 @@ def run(args, card):
             link.close()
             card.power_off()
             if outcome == "vanished":
-                log("card vanished after APDU %d (--vanish-after)" % args.vanish_after)
+                if args.vanish_during is not None:
+                    log("card vanished during APDU %d (--vanish-during)" % args.vanish_during)
+                else:
+                    log("card vanished after APDU %d (--vanish-after)" % args.vanish_after)
                 break
             log("vpcd closed the connection")
             if not args.reconnect:
