@@ -276,6 +276,7 @@ class Service {
     Expected<nlohmann::json, Error> verifyPinFlow(const nlohmann::json& params);
     Expected<nlohmann::json, Error> changePinFlow(const nlohmann::json& params);
     Expected<nlohmann::json, Error> activateFlow(const nlohmann::json& params);
+    Expected<nlohmann::json, Error> resumeActivationFlow(const nlohmann::json& params);
     // Issuer operations (admin): PIN reset with a new PIN, or unblock (counter only).
     Expected<nlohmann::json, Error> issuerFlow(const nlohmann::json& params, bool reset);
     Expected<nlohmann::json, Error> resetFlow(const nlohmann::json& params) {
@@ -660,6 +661,7 @@ Expected<nlohmann::json, Error> Service::changePinFlow(const nlohmann::json& par
 // the new one (twice) on the reader, which sends CHANGE PIN itself: the card checks the initial
 // PIN, and the policy beyond the length cannot be applied.
 Expected<nlohmann::json, Error> Service::activateFlow(const nlohmann::json& params) {
+    if (params.is_object() && params.value("resume", false)) return resumeActivationFlow(params);
     auto source = pinSourceParam(params);
     if (!source) return unexpected(source.error());
     std::optional<ssse::SecretPin> initial;
@@ -751,6 +753,56 @@ Expected<nlohmann::json, Error> Service::activateFlow(const nlohmann::json& para
                                   {"pin_state", "changed"}};
             if (pad) result["pin_source"] = "pinpad";
             return result;
+        });
+}
+
+// After an activation ended with pin_state "unknown" (the card left during CHANGE PIN), the kiosk
+// asks for the card again and calls card.activate with resume: true and the holder's new PIN. If
+// the card takes that PIN, the change did happen: the activation is complete and its event is
+// queued (marked "resumed"). If not, pin_wrong: the PIN is still the initial one, start again.
+Expected<nlohmann::json, Error> Service::resumeActivationFlow(const nlohmann::json& params) {
+    auto newPin = pinParam(params, "new_pin");
+    if (!newPin) return unexpected(newPin.error());
+    auto oldCard = oldCardParam(params);
+    if (!oldCard) return unexpected(oldCard.error());
+    return withApplication(
+        params,
+        [&](apdu::CardConnection& card, apdu::Transaction& tx,
+            ssse::SsseApplication& app) -> Expected<nlohmann::json, Error> {
+            auto info = app.readCardInfo();
+            if (!info) return unexpected(info.error());
+            auto decision = list_.decide(*info, config_);
+            if (!decision) return unexpected(decision.error());
+            if (!decision->allow) {
+                return unexpected(
+                    makeError(ErrorCode::card_denied,
+                              "this card may not be activated: " +
+                                  std::string(blacklist::reasonName(decision->reason))));
+            }
+            if (!allowPinAttempt(card.readerName()))
+                return unexpected(tooManyAttempts(card.readerName()));
+            if (auto verified = ssse::verifyPin(tx, *newPin); !verified) {
+                Error e = std::move(verified).error();
+                e.pin_state.reset();
+                return unexpected(std::move(e));
+            }
+            nlohmann::json extra{{"reader", card.readerName()}, {"resumed", true}};
+            if (oldCard->is_object()) extra["old_card"] = *oldCard;
+            auto id = outbox_->enqueue("card.activated", cardRef(*info), extra);
+            if (!id) {
+                logError("outbox: " + errorText(id.error()));
+                return unexpected(
+                    makeError(ErrorCode::internal,
+                              "the activation event could not be stored: " + id.error().message));
+            }
+            auditEvent("card.activated", card.readerName(), *info, "resumed", *id);
+            logInfo("card " + maskCardNumber(info->card_number.value_or("")) +
+                    " activated (resumed) in " + card.readerName());
+            return nlohmann::json{{"ok", true},
+                                  {"card", cardJson(*info)},
+                                  {"event_id", *id},
+                                  {"pin_state", "changed"},
+                                  {"resumed", true}};
         });
 }
 

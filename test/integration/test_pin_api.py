@@ -20,7 +20,11 @@ PINS_USED = [INITIAL, NEW_PIN, WRONG, "111111", "654321"]
 
 
 class DaemonWithPins(CardTestCase):
-    """One daemon per test class; no list (stale_policy allow), so decisions rest on the card."""
+    """One daemon per test class; no list (stale_policy allow), so decisions rest on the card.
+    Subclasses may add configuration (EXTRA_CONFIG) and PINs to search for (PINS_USED)."""
+
+    EXTRA_CONFIG = ""
+    PINS_USED = PINS_USED
 
     @classmethod
     def setUpClass(cls):
@@ -34,7 +38,7 @@ socket = "{cls.tmp}/sscardd.sock"
 [backend]
 outbox = "{cls.tmp}/outbox.db"
 terminal_id = "test-kiosk-1"
-""")
+""" + cls.EXTRA_CONFIG)
         cls.log = open(f"{cls.tmp}/sscardd.log", "w")
         cls.daemon = subprocess.Popen([SSCARDD, "run", "--config", f"{cls.tmp}/sscardd.toml"],
                                       stdout=cls.log, stderr=subprocess.STDOUT)
@@ -57,7 +61,7 @@ terminal_id = "test-kiosk-1"
                 continue
             with open(path, "rb") as f:
                 data = f.read()
-            for pin in PINS_USED:
+            for pin in cls.PINS_USED:
                 if pin.encode() in data or bytes.fromhex(pin) in data:
                     found.append((os.path.basename(path), pin))
         shutil.rmtree(cls.tmp, ignore_errors=True)
@@ -149,6 +153,27 @@ class PinChangeAndLimitsTest(DaemonWithPins):
         answers = [self.call("pin.verify", {"reader": READERS[1], "pin": INITIAL}) for _ in range(6)]
         self.assertTrue(all("result" in a for a in answers[:5]), answers)
         self.assertEqual(answers[5]["error"]["data"]["code"], "busy")
+
+    def test_no_issuer_keys_no_pinpad_and_bad_old_card_are_clear_errors(self):
+        card = self.start_card("gen3_valid", port=40003)
+        r = self.call("pin.reset", {"reader": READERS[3], "new_pin": NEW_PIN})
+        self.assertEqual(r["error"]["data"]["code"], "not_allowed")
+        self.assertIn("[keys]", r["error"]["message"])
+        # vpcd readers have no PC/SC part 10 PIN pad
+        for method, params in (("pin.verify", {}), ("pin.change", {}), ("card.activate", {})):
+            r = self.call(method, dict(params, reader=READERS[3], pin_source="pinpad"))
+            self.assertEqual(r["error"]["data"]["code"], "not_allowed", (method, r))
+            self.assertIn("no PIN pad", r["error"]["message"])
+            self.assertEqual(r["error"]["data"].get("pin_state"),
+                             None if method == "pin.verify" else "unchanged")
+        r = self.call("pin.verify", {"reader": READERS[3], "pin": INITIAL, "pin_source": "keyboard"})
+        self.assertEqual(r["error"]["code"], -32602)
+        for old in ("KD5578904", {"card_number": "KD5578904"}, {"card_id": 5}):
+            r = self.call("card.activate", {"reader": READERS[3], "initial_pin": INITIAL,
+                                            "new_pin": NEW_PIN, "old_card": old})
+            self.assertEqual(r["error"]["code"], -32602, (old, r))
+        self.assertFalse([c for c, _ in card.apdu_log() if c.startswith("0020") or
+                          c.startswith("805E") or c.startswith("8424")])
 
     def test_bad_pin_parameters(self):
         self.start_card("gen2", port=40002)

@@ -246,6 +246,8 @@ def start_card(profile, port=40000, *, protocol=None, no_multi_read=False, multi
                         own_workdir=True)
     deadline = time.monotonic() + timeout
     while not os.path.exists(ready_path):
+        if proc.poll() == 0 and "card vanished" in handle.output():
+            return handle  # inserted, and already gone again by its fault (vanish_*)
         if proc.poll() is not None or time.monotonic() >= deadline:
             if proc.poll() is None:
                 proc.kill()
