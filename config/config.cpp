@@ -246,6 +246,16 @@ struct Checker {
         return nullptr;
     }
 
+    // A string without control characters (names that end up in logs and events).
+    const std::string* text(const toml::node& n, const std::string& key) {
+        const std::string* s = string(n, key);
+        if (s && hasControl(*s)) {
+            fail(n, key, "bad value " + quote(*s) + ": contains a control character");
+            return nullptr;
+        }
+        return s;
+    }
+
     std::optional<bool> boolean(const toml::node& n, const std::string& key) {
         lines[key] = lineOf(n.source());
         if (const auto* v = n.as_boolean()) return v->get();
@@ -527,13 +537,7 @@ const std::vector<TableDef>& schema() {
               }},
              {"terminal_id",
               [](Checker& c, const toml::node& n, const std::string& k) {
-                  const std::string* s = c.string(n, k);
-                  if (!s) return;
-                  if (hasControl(*s)) {
-                      c.fail(n, k, "bad value " + quote(*s) + ": contains a control character");
-                      return;
-                  }
-                  c.config.backend.terminal_id = *s;
+                  if (auto* s = c.text(n, k)) c.config.backend.terminal_id = *s;
               }},
              {"ca_file",
               [](Checker& c, const toml::node& n, const std::string& k) {
@@ -611,13 +615,7 @@ const std::vector<TableDef>& schema() {
               }},
              {"psam_reader",
               [](Checker& c, const toml::node& n, const std::string& k) {
-                  const std::string* s = c.string(n, k);
-                  if (!s) return;
-                  if (hasControl(*s)) {
-                      c.fail(n, k, "bad value " + quote(*s) + ": contains a control character");
-                      return;
-                  }
-                  c.config.keys.psam_reader = *s;
+                  if (auto* s = c.text(n, k)) c.config.keys.psam_reader = *s;
               }},
              {"psam_aid",
               [](Checker& c, const toml::node& n, const std::string& k) {

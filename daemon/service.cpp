@@ -56,6 +56,15 @@ Expected<ssse::SecretPin, Error> pinParam(const nlohmann::json& params, const ch
     return ssse::SecretPin::take(digits);
 }
 
+// The same into `out`, for PINs that only some variants of a request carry.
+Expected<void, Error> takePin(const nlohmann::json& params, const char* key,
+                              std::optional<ssse::SecretPin>& out) {
+    auto pin = pinParam(params, key);
+    if (!pin) return unexpected(pin.error());
+    out.emplace(std::move(*pin));
+    return {};
+}
+
 // The optional "reader" parameter of a request.
 std::optional<std::string> readerParam(const nlohmann::json& params) {
     if (params.is_object() && params.contains("reader") && params["reader"].is_string()) {
@@ -112,6 +121,16 @@ Expected<ssse::PinpadFeatures, Error> requirePinpad(apdu::CardConnection& card, 
                                   : "entering a PIN (PC/SC part 10 FEATURE_VERIFY_PIN_DIRECT)")));
     }
     return **features;
+}
+
+// The PIN pad when the request asks for one (and the reader has it); nullopt for host PINs.
+Expected<std::optional<ssse::PinpadFeatures>, Error> pinpadFor(PinSource source,
+                                                               apdu::CardConnection& card,
+                                                               bool modify) {
+    if (source != PinSource::pinpad) return std::optional<ssse::PinpadFeatures>{};
+    auto pad = requirePinpad(card, modify);
+    if (!pad) return unexpected(pad.error());
+    return std::optional<ssse::PinpadFeatures>(*pad);
 }
 
 ssse::PinpadParams pinpadParams(const ssse::PinPolicy& policy) {
@@ -301,6 +320,10 @@ class Service {
     Expected<nlohmann::json, Error> readersJson();
     void auditEvent(const std::string& kind, const std::string& reader, const ssse::CardInfo& card,
                     const std::string& code, const std::string& eventId);
+    // card_denied (audited as `refusedKind`) unless the list allows the card.
+    Expected<void, Error> requireAllowed(const ssse::CardInfo& card, const std::string& reader,
+                                         const std::string& refusedKind,
+                                         const std::string& refusal);
 
     // --- list ---
     void syncLoop();
@@ -535,6 +558,18 @@ void Service::auditEvent(const std::string& kind, const std::string& reader,
     });
 }
 
+Expected<void, Error> Service::requireAllowed(const ssse::CardInfo& card, const std::string& reader,
+                                              const std::string& refusedKind,
+                                              const std::string& refusal) {
+    auto decision = list_.decide(card, config_);
+    if (!decision) return unexpected(decision.error());
+    if (decision->allow) return {};
+    auditEvent(refusedKind, reader, card, "card_denied", "");
+    return unexpected(
+        makeError(ErrorCode::card_denied,
+                  refusal + ": " + std::string(blacklist::reasonName(decision->reason))));
+}
+
 namespace {
 
 Error tooManyAttempts(const std::string& reader) {
@@ -563,20 +598,15 @@ Expected<nlohmann::json, Error> Service::verifyPinFlow(const nlohmann::json& par
     if (!source) return unexpected(source.error());
     std::optional<ssse::SecretPin> pin;
     if (*source == PinSource::host) {
-        auto p = pinParam(params, "pin");
-        if (!p) return unexpected(p.error());
-        pin.emplace(std::move(*p));
+        if (auto taken = takePin(params, "pin", pin); !taken) return unexpected(taken.error());
     }
     return withApplication(
         params,
         [&](apdu::CardConnection& card, apdu::Transaction& tx,
             ssse::SsseApplication&) -> Expected<nlohmann::json, Error> {
-            std::optional<ssse::PinpadFeatures> pad;
-            if (*source == PinSource::pinpad) {
-                auto f = requirePinpad(card, false);
-                if (!f) return unexpected(f.error());
-                pad = *f;
-            }
+            auto pinpad = pinpadFor(*source, card, false);
+            if (!pinpad) return unexpected(pinpad.error());
+            const std::optional<ssse::PinpadFeatures>& pad = *pinpad;
             if (!allowPinAttempt(card.readerName())) {
                 return unexpected(tooManyAttempts(card.readerName()));
             }
@@ -610,12 +640,10 @@ Expected<nlohmann::json, Error> Service::changePinFlow(const nlohmann::json& par
     std::optional<ssse::SecretPin> newPin;
     ssse::PinPolicy policy = pinPolicy();
     if (*source == PinSource::host) {
-        auto o = pinParam(params, "old_pin");
-        if (!o) return unexpected(o.error());
-        oldPin.emplace(std::move(*o));
-        auto n = pinParam(params, "new_pin");
-        if (!n) return unexpected(n.error());
-        newPin.emplace(std::move(*n));
+        if (auto taken = takePin(params, "old_pin", oldPin); !taken)
+            return unexpected(taken.error());
+        if (auto taken = takePin(params, "new_pin", newPin); !taken)
+            return unexpected(taken.error());
         if (auto weak = ssse::checkNewPin(policy, *newPin, {}); !weak) {
             return unexpected(weak.error());
         }
@@ -624,12 +652,9 @@ Expected<nlohmann::json, Error> Service::changePinFlow(const nlohmann::json& par
         params,
         [&](apdu::CardConnection& card, apdu::Transaction& tx,
             ssse::SsseApplication& app) -> Expected<nlohmann::json, Error> {
-            std::optional<ssse::PinpadFeatures> pad;
-            if (*source == PinSource::pinpad) {
-                auto f = requirePinpad(card, true);
-                if (!f) return unexpected(f.error());
-                pad = *f;
-            }
+            auto pinpad = pinpadFor(*source, card, true);
+            if (!pinpad) return unexpected(pinpad.error());
+            const std::optional<ssse::PinpadFeatures>& pad = *pinpad;
             if (!allowPinAttempt(card.readerName())) {
                 return unexpected(tooManyAttempts(card.readerName()));
             }
@@ -667,12 +692,10 @@ Expected<nlohmann::json, Error> Service::activateFlow(const nlohmann::json& para
     std::optional<ssse::SecretPin> initial;
     std::optional<ssse::SecretPin> newPin;
     if (*source == PinSource::host) {
-        auto i = pinParam(params, "initial_pin");
-        if (!i) return unexpected(i.error());
-        initial.emplace(std::move(*i));
-        auto n = pinParam(params, "new_pin");
-        if (!n) return unexpected(n.error());
-        newPin.emplace(std::move(*n));
+        if (auto taken = takePin(params, "initial_pin", initial); !taken)
+            return unexpected(taken.error());
+        if (auto taken = takePin(params, "new_pin", newPin); !taken)
+            return unexpected(taken.error());
     }
     auto oldCard = oldCardParam(params);
     if (!oldCard) return unexpected(oldCard.error());
@@ -680,12 +703,9 @@ Expected<nlohmann::json, Error> Service::activateFlow(const nlohmann::json& para
         params,
         [&](apdu::CardConnection& card, apdu::Transaction& tx,
             ssse::SsseApplication& app) -> Expected<nlohmann::json, Error> {
-            std::optional<ssse::PinpadFeatures> pad;
-            if (*source == PinSource::pinpad) {
-                auto f = requirePinpad(card, true);
-                if (!f) return unexpected(f.error());
-                pad = *f;
-            }
+            auto pinpad = pinpadFor(*source, card, true);
+            if (!pinpad) return unexpected(pinpad.error());
+            const std::optional<ssse::PinpadFeatures>& pad = *pinpad;
             auto info = app.readCardInfo();
             if (!info) return unexpected(info.error());
             if (oldCard->is_object() && oldCard->value("card_id", "") == info->card_id) {
@@ -693,15 +713,10 @@ Expected<nlohmann::json, Error> Service::activateFlow(const nlohmann::json& para
                     makeError(ErrorCode::usage,
                               "old_card is this very card: insert the new card to activate"));
             }
-            auto decision = list_.decide(*info, config_);
-            if (!decision) return unexpected(decision.error());
-            if (!decision->allow) {
-                auditEvent("card.activate_refused", card.readerName(), *info, "card_denied", "");
-                return unexpected(
-                    makeError(ErrorCode::card_denied,
-                              "this card may not be activated: " +
-                                  std::string(blacklist::reasonName(decision->reason))));
-            }
+            if (auto allowed = requireAllowed(*info, card.readerName(), "card.activate_refused",
+                                              "this card may not be activated");
+                !allowed)
+                return unexpected(allowed.error());
             ssse::PinPolicy policy = pinPolicy();
             if (!pad) {
                 ssse::PinPolicyContext context{&*initial, std::nullopt};
@@ -771,14 +786,10 @@ Expected<nlohmann::json, Error> Service::resumeActivationFlow(const nlohmann::js
             ssse::SsseApplication& app) -> Expected<nlohmann::json, Error> {
             auto info = app.readCardInfo();
             if (!info) return unexpected(info.error());
-            auto decision = list_.decide(*info, config_);
-            if (!decision) return unexpected(decision.error());
-            if (!decision->allow) {
-                return unexpected(
-                    makeError(ErrorCode::card_denied,
-                              "this card may not be activated: " +
-                                  std::string(blacklist::reasonName(decision->reason))));
-            }
+            if (auto allowed = requireAllowed(*info, card.readerName(), "card.activate_refused",
+                                              "this card may not be activated");
+                !allowed)
+                return unexpected(allowed.error());
             if (!allowPinAttempt(card.readerName()))
                 return unexpected(tooManyAttempts(card.readerName()));
             if (auto verified = ssse::verifyPin(tx, *newPin); !verified) {
@@ -851,9 +862,8 @@ Expected<nlohmann::json, Error> Service::issuerFlow(const nlohmann::json& params
     }
     std::optional<ssse::SecretPin> newPin;
     if (reset) {
-        auto n = pinParam(params, "new_pin");
-        if (!n) return unexpected(n.error());
-        newPin.emplace(std::move(*n));
+        if (auto taken = takePin(params, "new_pin", newPin); !taken)
+            return unexpected(taken.error());
     }
     return withApplication(
         params,
@@ -866,16 +876,11 @@ Expected<nlohmann::json, Error> Service::issuerFlow(const nlohmann::json& params
                                             "the card has no card id (EF05 tag 01): its keys "
                                             "cannot be derived"));
             }
-            auto decision = list_.decide(*info, config_);
-            if (!decision) return unexpected(decision.error());
-            if (!decision->allow) {
-                auditEvent(std::string(method) + "_refused", card.readerName(), *info,
-                           "card_denied", "");
-                return unexpected(makeError(
-                    ErrorCode::card_denied,
-                    "this card's PIN may not be " + std::string(reset ? "reset" : "unblocked") +
-                        ": " + std::string(blacklist::reasonName(decision->reason))));
-            }
+            if (auto allowed = requireAllowed(
+                    *info, card.readerName(), std::string(method) + "_refused",
+                    std::string("this card's PIN may not be ") + (reset ? "reset" : "unblocked"));
+                !allowed)
+                return unexpected(allowed.error());
             if (reset) {
                 ssse::PinPolicyContext context;
                 if (info->generation < 3) {
@@ -1047,8 +1052,8 @@ nlohmann::json Service::statusJson() {
         {"issuer_keys", keySourceName(config_.keys.source)},
     };
     if (sender_) {
-        auto s = sender_->status();
-        j["outbox"] = {{"queued", s.queued}, {"consecutive_failures", s.consecutive_failures}};
+        // The whole sender state: a technician sees why events are not leaving (last_error).
+        j["outbox"] = outbox::toJson(sender_->status());
     } else if (outbox_) {
         auto n = outbox_->count();
         j["outbox"] = {{"queued", n ? nlohmann::json(*n) : nlohmann::json(nullptr)}};

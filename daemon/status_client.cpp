@@ -29,8 +29,15 @@ int runStatusClient(const Config& config, const Output& out) {
                 list.value("age_s", nlohmann::json(nullptr)).dump().c_str(),
                 list.value("stale", true) ? "STALE" : "fresh");
     if (status->contains("outbox")) {
+        const auto& outbox = (*status)["outbox"];
         std::printf("outbox  %s queued\n",
-                    (*status)["outbox"].value("queued", nlohmann::json(nullptr)).dump().c_str());
+                    outbox.value("queued", nlohmann::json(nullptr)).dump().c_str());
+        if (outbox.value("consecutive_failures", 0) > 0 && outbox.contains("last_error") &&
+            outbox["last_error"].is_string()) {
+            std::printf("backend failing (%d in a row): %s\n",
+                        outbox.value("consecutive_failures", 0),
+                        outbox["last_error"].get_ref<const std::string&>().c_str());
+        }
     }
     return 0;
 }
