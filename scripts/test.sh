@@ -28,7 +28,8 @@ cmake --build build-asan -j "$JOBS"
 step "build: libFuzzer (clang)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSSCARD_FUZZ=ON \
     -DSSCARD_TESTS=ON >/dev/null
-cmake --build build-fuzz -j "$JOBS"
+# Only the fuzz targets: the unit and integration tests already run in the two builds above.
+cmake --build build-fuzz -j "$JOBS" --target sscard_fuzzers
 
 step "simulator self-tests"
 /usr/bin/python3 -m unittest discover -s test/sim -p 'test_*.py'
