@@ -29,13 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A pcscd already running with readers (the system's, with real hardware) is used as it is.
-if "$SSCARDD" diag readers --json 2>/dev/null | grep -q '"name"'; then
-  echo "== using the PC/SC readers already present"
-else
-  echo "== no reader present: starting pcscd with virtual readers and a simulated card"
-  bash test/env/pcscd-env.sh start
-  started_env=1
+insert_demo_card() {
+  mkdir -p "$SSCARD_ENV_DIR"
   /usr/bin/python3 test/sim/vpcd_card.py --profile test/sim/profiles/gen3.json --port 40000 \
       --ready-file "$SSCARD_ENV_DIR/demo-card.ready" >"$SSCARD_ENV_DIR/demo-card.log" 2>&1 &
   card_pid=$!
@@ -43,7 +38,34 @@ else
     "$SSCARDD" diag readers --json | grep -q '"card_present":true' && break
     sleep 0.1
   done
-fi
+}
+
+# A pcscd already running with readers (the system's, with real hardware) is used as it is. vpcd's
+# virtual readers (test/env/pcscd-env.sh, e.g. left running by a developer or the tests) get the
+# simulated card when their first slot is empty.
+readers_json=$("$SSCARDD" diag readers --json 2>/dev/null || true)
+slot0() {
+  printf '%s' "$readers_json" | /usr/bin/python3 -c 'import json, sys
+readers = json.load(sys.stdin).get("readers", [])
+slot = [r for r in readers if r["name"] == "Virtual PCD 00 00"]
+print("none" if not slot else "full" if slot[0]["card_present"] else "empty")' 2>/dev/null || echo none
+}
+case "$(slot0)" in
+  full)
+    echo "== using the virtual readers already running, with the card in them" ;;
+  empty)
+    echo "== using the virtual readers already running; inserting a simulated card"
+    insert_demo_card ;;
+  *)
+    if printf '%s' "$readers_json" | grep -q '"name"'; then
+      echo "== using the PC/SC readers already present"
+    else
+      echo "== no reader present: starting pcscd with virtual readers and a simulated card"
+      bash test/env/pcscd-env.sh start
+      started_env=1
+      insert_demo_card
+    fi ;;
+esac
 
 echo
 echo "== sscardd diag readers"
