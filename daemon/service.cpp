@@ -276,6 +276,17 @@ class Service {
   private:
     // --- cards ---
     std::shared_ptr<std::timed_mutex> readerLock(const std::string& reader);
+    // A reader held for one request (waiting up to kReaderWait for another to finish) and a
+    // connection to its card; the connection closes before the reader is released.
+    struct LockedCard {
+        std::shared_ptr<std::timed_mutex> mutex;
+        std::unique_lock<std::timed_mutex> guard;
+        std::unique_ptr<apdu::CardConnection> connection;
+    };
+    // busyName names the reader in the busy error; connectPrefix goes before connection errors.
+    Expected<LockedCard, Error> lockAndConnect(const std::string& reader,
+                                               const std::string& busyName,
+                                               const std::string& connectPrefix);
     Expected<apdu::ReaderInfo, Error> pickReader(const std::optional<std::string>& named);
     template <class Fn>
     auto withCard(const std::optional<std::string>& named, Fn&& fn)
@@ -314,6 +325,14 @@ class Service {
         policy.maxLength = static_cast<std::size_t>(config_.pin.max_length);
         return policy;
     }
+    // A new PIN against the policy, with the holder's birth date where EF06 can be read.
+    Expected<void, Error> checkNewPinFor(ssse::SsseApplication& app, const ssse::CardInfo& info,
+                                         const ssse::SecretPin& newPin,
+                                         const ssse::SecretPin* initial);
+    // The card.activated event queued and audited once the card holds the holder's new PIN.
+    Expected<nlohmann::json, Error> completeActivation(const apdu::CardConnection& card,
+                                                       const ssse::CardInfo& info,
+                                                       const nlohmann::json& oldCard, bool resumed);
     bool isSamSlot(const std::string& reader) const {
         return config_.keys.source == KeySourceKind::psam && reader == config_.keys.psam_reader;
     }
@@ -391,20 +410,29 @@ auto Service::withCard(const std::optional<std::string>& named, Fn&& fn)
     -> decltype(fn(std::declval<apdu::CardConnection&>())) {
     auto reader = pickReader(named);
     if (!reader) return unexpected(reader.error());
-    auto lock = readerLock(reader->name);
-    std::unique_lock guard(*lock, std::defer_lock);
-    if (!guard.try_lock_for(kReaderWait)) {
-        return unexpected(
-            makeError(ErrorCode::busy, reader->name + " is busy with another operation"));
+    auto locked = lockAndConnect(reader->name, reader->name, "");
+    if (!locked) return unexpected(locked.error());
+    return fn(*locked->connection);
+}
+
+Expected<Service::LockedCard, Error> Service::lockAndConnect(const std::string& reader,
+                                                             const std::string& busyName,
+                                                             const std::string& connectPrefix) {
+    LockedCard locked;
+    locked.mutex = readerLock(reader);
+    locked.guard = std::unique_lock(*locked.mutex, std::defer_lock);
+    if (!locked.guard.try_lock_for(kReaderWait)) {
+        return unexpected(makeError(ErrorCode::busy, busyName + " is busy with another operation"));
     }
-    std::unique_ptr<apdu::CardConnection> connection;
-    {
-        std::lock_guard readersLock(readersMutex_);
-        auto c = readers_.connect(reader->name);
-        if (!c) return unexpected(c.error());
-        connection = std::move(*c);
+    std::lock_guard readersLock(readersMutex_);
+    auto c = readers_.connect(reader);
+    if (!c) {
+        Error e = c.error();
+        e.message = connectPrefix + e.message;
+        return unexpected(std::move(e));
     }
-    return fn(*connection);
+    locked.connection = std::move(*c);
+    return locked;
 }
 
 // Audit rows and outbox events are written by one thread in order, after the decision has gone out:
@@ -616,7 +644,6 @@ Expected<nlohmann::json, Error> Service::verifyPinFlow(const nlohmann::json& par
             if (pad) result["pin_source"] = "pinpad";
             if (!verified) {
                 Error e = std::move(verified).error();
-                e.pin_state.reset();  // VERIFY never changes the PIN
                 if (e.code != ErrorCode::pin_wrong) return unexpected(std::move(e));
                 result["ok"] = false;
                 result["tries_left"] =
@@ -717,16 +744,9 @@ Expected<nlohmann::json, Error> Service::activateFlow(const nlohmann::json& para
                                               "this card may not be activated");
                 !allowed)
                 return unexpected(allowed.error());
-            ssse::PinPolicy policy = pinPolicy();
             if (!pad) {
-                ssse::PinPolicyContext context{&*initial, std::nullopt};
-                if (info->generation < 3) {  // 3rd-generation EF06 needs the issuer's read key
-                    if (auto holder = app.readHolder(info->generation))
-                        context.birthDate = holder->birth_date;
-                }
-                if (auto weak = ssse::checkNewPin(policy, *newPin, context); !weak) {
+                if (auto weak = checkNewPinFor(app, *info, *newPin, &*initial); !weak)
                     return unexpected(weak.error());
-                }
             }
             // Counted only now: a refused card or a weak PIN never reaches the card's retry
             // counter.
@@ -739,36 +759,55 @@ Expected<nlohmann::json, Error> Service::activateFlow(const nlohmann::json& para
                     return unexpected(verified.error());
                 }
             }
-            auto changed = pad ? ssse::changePinOnPinpad(tx, *pad, pinpadParams(policy))
+            auto changed = pad ? ssse::changePinOnPinpad(tx, *pad, pinpadParams(pinPolicy()))
                                : ssse::changePin(tx, *initial, *newPin);
             if (!changed) {
                 auditEvent("card.activate_failed", card.readerName(), *info,
                            std::string(codeName(changed.error().code)), "");
                 return unexpected(changed.error());
             }
-            nlohmann::json extra{{"reader", card.readerName()}};
-            if (oldCard->is_object()) extra["old_card"] = *oldCard;
-            auto id = outbox_->enqueue("card.activated", cardRef(*info), extra);
-            if (!id) {
-                // The card's PIN is already the new one: say so, the event is the part that failed.
-                logError("outbox: " + errorText(id.error()));
-                Error e = makeError(ErrorCode::internal,
-                                    "the card's PIN was changed, but the activation event could "
-                                    "not be stored: " +
-                                        id.error().message);
-                e.pin_state = "changed";
-                return unexpected(std::move(e));
-            }
-            auditEvent("card.activated", card.readerName(), *info, "", *id);
-            logInfo("card " + maskCardNumber(info->card_number.value_or("")) + " activated in " +
-                    card.readerName());
-            nlohmann::json result{{"ok", true},
-                                  {"card", cardJson(*info)},
-                                  {"event_id", *id},
-                                  {"pin_state", "changed"}};
-            if (pad) result["pin_source"] = "pinpad";
+            auto result = completeActivation(card, *info, *oldCard, false);
+            if (result && pad) (*result)["pin_source"] = "pinpad";
             return result;
         });
+}
+
+Expected<nlohmann::json, Error> Service::completeActivation(const apdu::CardConnection& card,
+                                                            const ssse::CardInfo& info,
+                                                            const nlohmann::json& oldCard,
+                                                            bool resumed) {
+    nlohmann::json extra{{"reader", card.readerName()}};
+    if (resumed) extra["resumed"] = true;
+    if (oldCard.is_object()) extra["old_card"] = oldCard;
+    auto id = outbox_->enqueue("card.activated", cardRef(info), extra);
+    if (!id) {
+        // The card's PIN is already the new one: say so, the event is the part that failed.
+        logError("outbox: " + errorText(id.error()));
+        Error e = makeError(ErrorCode::internal,
+                            "the card's PIN was changed, but the activation event could not be "
+                            "stored: " +
+                                id.error().message);
+        e.pin_state = "changed";
+        return unexpected(std::move(e));
+    }
+    auditEvent("card.activated", card.readerName(), info, resumed ? "resumed" : "", *id);
+    logInfo("card " + maskCardNumber(info.card_number.value_or("")) + " activated " +
+            (resumed ? "(resumed) " : "") + "in " + card.readerName());
+    nlohmann::json result{
+        {"ok", true}, {"card", cardJson(info)}, {"event_id", *id}, {"pin_state", "changed"}};
+    if (resumed) result["resumed"] = true;
+    return result;
+}
+
+Expected<void, Error> Service::checkNewPinFor(ssse::SsseApplication& app,
+                                              const ssse::CardInfo& info,
+                                              const ssse::SecretPin& newPin,
+                                              const ssse::SecretPin* initial) {
+    ssse::PinPolicyContext context{initial, std::nullopt};
+    if (info.generation < 3) {  // 3rd-generation EF06 needs the issuer's read key
+        if (auto holder = app.readHolder(info.generation)) context.birthDate = holder->birth_date;
+    }
+    return ssse::checkNewPin(pinPolicy(), newPin, context);
 }
 
 // After an activation ended with pin_state "unknown" (the card left during CHANGE PIN), the kiosk
@@ -792,28 +831,9 @@ Expected<nlohmann::json, Error> Service::resumeActivationFlow(const nlohmann::js
                 return unexpected(allowed.error());
             if (!allowPinAttempt(card.readerName()))
                 return unexpected(tooManyAttempts(card.readerName()));
-            if (auto verified = ssse::verifyPin(tx, *newPin); !verified) {
-                Error e = std::move(verified).error();
-                e.pin_state.reset();
-                return unexpected(std::move(e));
-            }
-            nlohmann::json extra{{"reader", card.readerName()}, {"resumed", true}};
-            if (oldCard->is_object()) extra["old_card"] = *oldCard;
-            auto id = outbox_->enqueue("card.activated", cardRef(*info), extra);
-            if (!id) {
-                logError("outbox: " + errorText(id.error()));
-                return unexpected(
-                    makeError(ErrorCode::internal,
-                              "the activation event could not be stored: " + id.error().message));
-            }
-            auditEvent("card.activated", card.readerName(), *info, "resumed", *id);
-            logInfo("card " + maskCardNumber(info->card_number.value_or("")) +
-                    " activated (resumed) in " + card.readerName());
-            return nlohmann::json{{"ok", true},
-                                  {"card", cardJson(*info)},
-                                  {"event_id", *id},
-                                  {"pin_state", "changed"},
-                                  {"resumed", true}};
+            if (auto verified = ssse::verifyPin(tx, *newPin); !verified)
+                return unexpected(verified.error());
+            return completeActivation(card, *info, *oldCard, true);
         });
 }
 
@@ -821,29 +841,15 @@ template <class Fn>
 Expected<void, Error> Service::withIssuerKeys(Fn&& fn) {
     if (softwareKeys_) return fn(*softwareKeys_);
     const std::string& reader = config_.keys.psam_reader;
-    auto lock = readerLock(reader);
-    std::unique_lock guard(*lock, std::defer_lock);
-    if (!guard.try_lock_for(kReaderWait)) {
-        return unexpected(makeError(ErrorCode::busy,
-                                    "the PSAM in " + reader + " is busy with another operation"));
-    }
-    std::unique_ptr<apdu::CardConnection> psam;
-    {
-        std::lock_guard readersLock(readersMutex_);
-        auto c = readers_.connect(reader);
-        if (!c) {
-            Error e = c.error();
-            e.message = "the PSAM ([keys] psam_reader \"" + reader + "\"): " + e.message;
-            return unexpected(std::move(e));
-        }
-        psam = std::move(*c);
-    }
+    auto psam = lockAndConnect(reader, "the PSAM in " + reader,
+                               "the PSAM ([keys] psam_reader \"" + reader + "\"): ");
+    if (!psam) return unexpected(psam.error());
     ssse::PsamOptions options;
     options.aid = fromHex(config_.keys.psam_aid).value_or(options.aid);
     options.levels = config_.keys.psam_levels;
     options.keys[ssse::KeyPurpose::puk] = {static_cast<std::uint8_t>(config_.keys.psam_puk_usage),
                                            static_cast<std::uint8_t>(config_.keys.psam_puk_key)};
-    ssse::PsamKeySource keys(*psam, options);
+    ssse::PsamKeySource keys(*psam->connection, options);
     return fn(keys);
 }
 
@@ -882,14 +888,8 @@ Expected<nlohmann::json, Error> Service::issuerFlow(const nlohmann::json& params
                 !allowed)
                 return unexpected(allowed.error());
             if (reset) {
-                ssse::PinPolicyContext context;
-                if (info->generation < 3) {
-                    if (auto holder = app.readHolder(info->generation))
-                        context.birthDate = holder->birth_date;
-                }
-                if (auto weak = ssse::checkNewPin(pinPolicy(), *newPin, context); !weak) {
+                if (auto weak = checkNewPinFor(app, *info, *newPin, nullptr); !weak)
                     return unexpected(weak.error());
-                }
             }
             // A failed authentication counts on the card too (its key may lock).
             if (!allowPinAttempt(card.readerName()))

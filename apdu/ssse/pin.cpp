@@ -935,22 +935,27 @@ Expected<std::optional<PinpadFeatures>, Error> pinpadFeatures(apdu::CardConnecti
 
 namespace {
 
+// changesPin: MODIFY, whose failures say where the PIN stands (Error::pin_state); VERIFY's do not.
 Expected<void, Error> pinpadCommand(apdu::Transaction& tx, std::uint32_t code, const Bytes& input,
-                                    std::string_view step) {
+                                    std::string_view step, bool changesPin) {
     auto* pad = dynamic_cast<apdu::PinpadCapable*>(&tx.connection());
     if (pad == nullptr || code == 0) {
         return unexpected(makeError(ErrorCode::not_allowed,
                                     "this reader has no pinpad for " + std::string(step)));
     }
     auto r = pad->control(code, input);
-    // For MODIFY the card may have acted before the reader lost it.
-    if (!r) return unexpected(withPinState(fromTransport(r.error(), step), kPinUnknown));
+    if (!r) {
+        Error e = fromTransport(r.error(), step);
+        // A MODIFY may have been carried out before the reader lost the card.
+        return unexpected(changesPin ? withPinState(std::move(e), kPinUnknown) : std::move(e));
+    }
     if (r->size() != 2) {
         return unexpected(makeError(ErrorCode::card_error,
                                     std::string(step) + ": the pinpad answered " +
                                         std::to_string(r->size()) + " bytes instead of SW1 SW2"));
     }
-    return unchangedOnError(pinOutcome(static_cast<std::uint16_t>(((*r)[0] << 8) | (*r)[1]), step));
+    auto outcome = pinOutcome(static_cast<std::uint16_t>(((*r)[0] << 8) | (*r)[1]), step);
+    return changesPin ? unchangedOnError(std::move(outcome)) : outcome;
 }
 
 }  // namespace
@@ -958,13 +963,13 @@ Expected<void, Error> pinpadCommand(apdu::Transaction& tx, std::uint32_t code, c
 Expected<void, Error> verifyPinOnPinpad(apdu::Transaction& tx, const PinpadFeatures& features,
                                         const PinpadParams& params) {
     return pinpadCommand(tx, features.verifyPinDirect, buildVerifyPinStructure(params),
-                         "VERIFY on the pinpad");
+                         "VERIFY on the pinpad", false);
 }
 
 Expected<void, Error> changePinOnPinpad(apdu::Transaction& tx, const PinpadFeatures& features,
                                         const PinpadParams& params) {
     return pinpadCommand(tx, features.modifyPinDirect, buildModifyPinStructure(params),
-                         "CHANGE PIN on the pinpad");
+                         "CHANGE PIN on the pinpad", true);
 }
 
 }  // namespace sscard::ssse

@@ -547,6 +547,20 @@ TEST_CASE("pinpad: features, structures, outcomes (fake reader; no real pinpad t
     CHECK(cancelled.error().message.find("cancelled") != std::string::npos);
     CHECK(changePinOnPinpad(tx, **found, params));
     CHECK(reader.controls.back().first == 0x42330013u);
+
+    // Where the PIN stands: only MODIFY says; a reader failing mid-command leaves it unknown.
+    CHECK_FALSE(wrong.error().pin_state);
+    reader.pinpadAnswers = {hex("63C1")};
+    auto refused = changePinOnPinpad(tx, **found, params);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().pin_state == "unchanged");
+    reader.pinpad = false;  // the control call now fails
+    auto lostVerify = verifyPinOnPinpad(tx, **found, params);
+    REQUIRE_FALSE(lostVerify);
+    CHECK_FALSE(lostVerify.error().pin_state);
+    auto lostModify = changePinOnPinpad(tx, **found, params);
+    REQUIRE_FALSE(lostModify);
+    CHECK(lostModify.error().pin_state == "unknown");
     CHECK(reader.sent.empty());  // the PIN never went through the host's transmit
 }
 
