@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
+  build-essential cmake ninja-build ccache pkg-config clang clang-format libclang-rt-14-dev
   # libraries
   libpcsclite-dev libnfc-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev zlib1g-dev
   nlohmann-json3-dev doctest-dev libtomlplusplus-dev libcli11-dev libsystemd-dev
