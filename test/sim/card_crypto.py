@@ -162,7 +162,7 @@ def derive_card_key(cipher, key, levels, card_id, historical):
 
 
 def process_key(cipher, card_key, factor8):
-    """The process key of an INTERNAL/EXTERNAL AUTHENTICATE: E(factor || 00...) under the card key."""
+    """The process key of INTERNAL/EXTERNAL AUTHENTICATE: E(factor || 00...) under the card key."""
     factor8 = bytes(factor8)
     if len(factor8) != 8:
         raise ValueError("process factors are 8 bytes")

@@ -44,7 +44,8 @@ def master_card_key(c, purpose, master=None):
 
 
 def external_cryptogram(c, random, factor):
-    return card_crypto.external_auth_cryptogram(c.cipher, master_card_key(c, "read"), factor, random)
+    rk = master_card_key(c, "read")
+    return card_crypto.external_auth_cryptogram(c.cipher, rk, factor, random)
 
 
 def authenticate_read_key(c, corrupt=False):
