@@ -110,8 +110,10 @@ PROFILE_DEFAULTS = {
     "read_key_tries_left": None,  # default: read_key_max_tries
     "copy": False,  # a copied card: the issuer's data, but an IAK from COPIER_MASTER_KEY
     "cipher": None,  # card cipher "3des" | "sm4"; default from algorithm (3 -> sm4, else 3des)
-    # national master keys (hex, 16 bytes) by purpose (puk, read, update, maintenance); the card's
-    # keys are derived from them in three levels with the card's factors (card_crypto.py)
+    # national master keys (hex, 16 bytes) by purpose (puk, read, update, maintenance, internal);
+    # the card's keys are derived from them in three levels with its factors (card_crypto.py).
+    # A card holding a read key (from here or ef06_read_key) authenticates it the 3rd-generation
+    # way: two challenges, 16-byte cryptogram, its own try counter
     "master_keys": {},
     # EXTERNAL AUTHENTICATE key ids by purpose; read defaults to ef06_read_key_id
     "key_ids": {},
