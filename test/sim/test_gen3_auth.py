@@ -23,7 +23,7 @@ def profile(name):
 
 def fetch(c, r):
     """The data of an answer, through GET RESPONSE on T=0."""
-    if r[0] == 0x61:
+    if len(r) == 2 and r[0] == 0x61:
         r = c.process(H("00C00000") + r[1:2])
     assert r[-2:] == H("9000"), r.hex()
     return r[:-2]

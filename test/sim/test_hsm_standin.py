@@ -22,7 +22,7 @@ GET_CHALLENGE = H("0084000008")
 
 
 def data(c, r):
-    if r[0] == 0x61:
+    if len(r) == 2 and r[0] == 0x61:
         r = c.process(H("00C00000") + r[1:2])
     assert r[-2:] == H("9000"), r.hex()
     return r[:-2]
@@ -32,7 +32,7 @@ def read_record(c, number, sfi=5):
     """A record's value, or None when protected (6982); exact Le after 6Cxx."""
     cmd = bytes((0, 0xB2, number, (sfi << 3) | 4, 0))
     r = c.process(cmd)
-    if r[0] == 0x6C:
+    if len(r) == 2 and r[0] == 0x6C:
         r = c.process(cmd[:4] + r[1:2])
     if r == H("6982"):
         return None

@@ -19,7 +19,7 @@ def card(name):
     c = SsseCard(load_profile(profile_path(name)))
     c.power_on()
     r = c.process(H("00A404000F") + SSSE_DF_NAME)
-    if r[0] == 0x61:
+    if len(r) == 2 and r[0] == 0x61:
         r = c.process(H("00C00000") + r[1:2])
     assert r[-2:] == H("9000")
     return c
@@ -43,7 +43,7 @@ class Terminal:
 
     def ps(self, cmd, expect="9000"):
         r = self.p.process(cmd)
-        if r[0] == 0x61:
+        if len(r) == 2 and r[0] == 0x61:
             r = self.p.process(H("00C00000") + r[1:2])
         assert r[-2:] == H(expect), (cmd.hex(), r.hex())
         return r[:-2]
@@ -60,7 +60,7 @@ class Terminal:
         return self.ps(H("80FA000010") + random + bytes(8))
 
     def card_data(self, r):
-        if r[0] == 0x61:
+        if len(r) == 2 and r[0] == 0x61:
             r = self.c.process(H("00C00000") + r[1:2])
         assert r[-2:] == H("9000"), r.hex()
         return r[:-2]
