@@ -10,6 +10,21 @@ The same conventions as crypto/mac.hpp (read its header for the reasoning):
   * PIN block: digit count || BCD (F-padded) || 80 00... to the block size, E under the session key
   * diversification: child = E(factor || ~factor) (two DES blocks or one SM4 block)
 
+3rd-generation cards, read key RKSSSE and the HSM two-step read (the simulator's convention; the
+C++ side follows it):
+  * per-card keys: the internal-authentication key IAK (key-file purpose "internal") and the read
+    key RK (purpose "read") are derived from their master keys like the PUK key
+    (derive_card_key: levels and the province, city and card factors)
+  * process key: session_key(cipher, card key, process factor of 8 bytes), E(factor || 00...)
+  * INTERNAL AUTHENTICATE 00 88 00 <IAK id, default 09> 10 <factor 8 || random 8>: the card answers
+    the first 8 bytes of internal_auth_result(cipher, IAK, factor, random)
+    = ECB(cipher, process key, random || 00*8) (16 bytes: one SM4 block or two 3DES blocks)
+  * EXTERNAL AUTHENTICATE 00 82 00 <RK id, default 0A> 10 <cryptogram 16>: the card issued two
+    8-byte challenges right before (GET CHALLENGE twice, nothing in between): the first is the
+    external random, the second the external process factor; the cryptogram is
+    external_auth_cryptogram(cipher, RK, factor, random) = ECB(cipher, process key, random || 00*8)
+  * the HSM's answer to the step-1 string: internal result (32 hex) | cryptogram (32 hex) |
+
 Needs python3-cryptography (Debian 12: 38.0.4, which has SM4 and TripleDES).
 """
 
@@ -144,3 +159,29 @@ def derive_card_key(cipher, key, levels, card_id, historical):
     for f in chain[3 - levels:]:
         key = diversify(cipher, key, f)
     return bytes(key)
+
+
+def process_key(cipher, card_key, factor8):
+    """The process key of INTERNAL/EXTERNAL AUTHENTICATE: E(factor || 00...) under the card key."""
+    factor8 = bytes(factor8)
+    if len(factor8) != 8:
+        raise ValueError("process factors are 8 bytes")
+    return session_key(cipher, card_key, factor8)
+
+
+def _random_block(cipher, card_key, factor8, random8):
+    random8 = bytes(random8)
+    if len(random8) != 8:
+        raise ValueError("authentication randoms are 8 bytes")
+    return ecb(cipher, process_key(cipher, card_key, factor8), random8 + bytes(8))
+
+
+def internal_auth_result(cipher, card_iak, factor, random):
+    """The expected INTERNAL AUTHENTICATE result (16 bytes; the card answers the first 8)."""
+    return _random_block(cipher, card_iak, factor, random)
+
+
+def external_auth_cryptogram(cipher, card_rk, factor, random):
+    """The 16-byte EXTERNAL AUTHENTICATE cryptogram for the read key (factor: the second of the
+    card's two challenges, random: the first)."""
+    return _random_block(cipher, card_rk, factor, random)

@@ -16,12 +16,24 @@ What a terminal's SAM slot does for the social security card's issuer operations
   80 FA 05 00 Lc <padded message>        the card's 4-byte MAC                    -> 61 04
   00 C0 00 00 xx                         GET RESPONSE
 
+Usage bytes (P1 of BF DE) by key purpose, the project's convention: 27 PUK, 28 read key RK,
+29 update, 2A maintenance, 2B internal-authentication key IAK; key id (P2) 01 for the test
+issuer's SM4 keys and 02 for its 3DES keys (profiles/psam.json). For a 3rd-generation read the
+terminal derives the card's process key with the process factor as the session factor and
+encrypts `random || 00*8` (80 FA 00 00 10): 16 bytes, the expected internal result (IAK) or the
+EXTERNAL AUTHENTICATE cryptogram (RK).
+
+Errors of BF DE: no such key (usage, key id) 6A88; a key of a cipher the PSAM lacks (profile
+"ciphers", e.g. a PSAM without SM4) 6A81 (function not supported); before SELECT 6985, before
+BF EC 6985; factors of the wrong length 6700.
+
 Stored keys are national master keys; with levels 2 the PSAM works one level down, with
 the province key for the province named by BF EC (derived here from the master key).
 The PSAM is a T=0 card: every answer with data comes as 61 xx.
 
 Profile (JSON, "kind": "psam"):
   {"kind": "psam", "description": "...", "historical_hex": "...", "levels": 2,
+   "ciphers": ["3des", "sm4"],
    "keys": [{"usage": "27", "key_id": "01", "cipher": "sm4", "master_key": "<32 hex>"}]}
 """
 
@@ -38,8 +50,11 @@ PSAM_DEFAULTS = {
     "historical_hex": "0050534D0000000000",
     "aid_hex": "D15600000590",
     "levels": 2,
+    "ciphers": list(card_crypto.CIPHERS),  # the algorithms the PSAM can compute
     "keys": [],
 }
+
+USAGES = {"puk": 0x27, "read": 0x28, "update": 0x29, "maintenance": 0x2A, "internal": 0x2B}
 
 
 class ProfileError(ValueError):
@@ -71,6 +86,8 @@ def load_psam_profile(source):
         raise ProfileError("kind must be psam")
     if p["levels"] not in (2, 3):
         raise ProfileError("levels must be 2 (province keys) or 3 (national master keys)")
+    if not p["ciphers"] or any(c not in card_crypto.CIPHERS for c in p["ciphers"]):
+        raise ProfileError("ciphers: a non-empty list of %s" % ", ".join(card_crypto.CIPHERS))
     keys = {}
     for entry in p["keys"]:
         try:
@@ -98,6 +115,7 @@ class PsamCard:
         self.aid = bytes.fromhex(profile["aid_hex"])
         self.levels = int(profile["levels"])
         self.keys = profile["_keys"]
+        self.ciphers = set(profile["ciphers"])
         self._atr = build_atr(bytes.fromhex(profile["historical_hex"]), "t0")
         self.powered = False
         self._clear()
@@ -176,6 +194,8 @@ class PsamCard:
         if entry is None:
             return sw(0x6A88)
         cipher, key = entry
+        if cipher not in self.ciphers:
+            return sw(0x6A81)
         n = 8 * self.levels
         factors, session = cmd.data[:n], cmd.data[n:]
         if len(factors) != n or len(session) not in (0, 4, 8, 16):

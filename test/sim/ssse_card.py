@@ -15,11 +15,16 @@ Behaviour (see README.md for the profile format):
   * VERIFY / CHANGE PIN with a retry counter
   * GET CHALLENGE / EXTERNAL AUTHENTICATE against the card's application keys
     (card_crypto.py; the check stays a hook, see external_auth)
+  * 3rd generation: EF06 and optionally EF05 record 07 behind the read key RK, opened by
+    EXTERNAL AUTHENTICATE over the card's last two challenges (16-byte cryptogram, own try
+    counter); INTERNAL AUTHENTICATE with the internal-authentication key IAK; a "copy" flag gives
+    a card whose IAK is not the issuer's (card_crypto.py's docstring has the convention)
   * issuer PIN reset 84 24 00 01 and unblock 84 24 00 00 with MAC checking
-State that lives in the card's EEPROM (PIN, retry counter) survives power
+State that lives in the card's EEPROM (PIN, retry counters) survives power
 cycles; selection, authentication and PIN-verified state do not.
 """
 
+import hmac
 import json
 import os
 import secrets
@@ -59,8 +64,15 @@ EF06_FIELDS = [
 
 MULTI_READ_REFUSALS = ("6A86", "6D00", "6A81")
 
-KEY_PURPOSES = ("puk", "read", "update", "maintenance")
-DEFAULT_KEY_IDS = {"puk": 0x01, "update": 0x0B, "maintenance": 0x0C}  # read: ef06_read_key_id
+KEY_PURPOSES = ("puk", "read", "update", "maintenance", "internal")
+# read: ef06_read_key_id; internal: the INTERNAL AUTHENTICATE key (IAK), P2 of 00 88
+DEFAULT_KEY_IDS = {"puk": 0x01, "update": 0x0B, "maintenance": 0x0C, "internal": 0x09}
+
+# A copied card's IAK comes from this master key instead of the issuer's: the copier has the
+# card's data but not its keys.
+COPIER_MASTER_KEY = bytes.fromhex("C0C0FFEE000000000000000000C0FFEE")
+
+CARD_NUMBER_RECORD = 7  # EF05 record 07 (tag 07)
 
 SW_OK = b"\x90\x00"
 
@@ -93,9 +105,15 @@ PROFILE_DEFAULTS = {
     "ef06_locked": None,  # default: True on generation 3
     "ef06_read_key_id": 0x0A,
     "ef06_read_key": None,  # the card's own read key (hex); null: from master_keys.read, if any
+    "card_number_locked": False,  # EF05 record 07 (card number) needs the read key as well
+    "read_key_max_tries": 3,  # the read key's own try counter (EXTERNAL AUTHENTICATE, 63Cx)
+    "read_key_tries_left": None,  # default: read_key_max_tries
+    "copy": False,  # a copied card: the issuer's data, but an IAK from COPIER_MASTER_KEY
     "cipher": None,  # card cipher "3des" | "sm4"; default from algorithm (3 -> sm4, else 3des)
-    # national master keys (hex, 16 bytes) by purpose (puk, read, update, maintenance); the card's
-    # keys are derived from them in three levels with the card's factors (card_crypto.py)
+    # national master keys (hex, 16 bytes) by purpose (puk, read, update, maintenance, internal);
+    # the card's keys are derived from them in three levels with its factors (card_crypto.py).
+    # A card holding a read key (from here or ef06_read_key) authenticates it the 3rd-generation
+    # way: two challenges, 16-byte cryptogram, its own try counter
     "master_keys": {},
     # EXTERNAL AUTHENTICATE key ids by purpose; read defaults to ef06_read_key_id
     "key_ids": {},
@@ -172,6 +190,12 @@ def load_profile(source):
     for purpose, key_id in p["key_ids"].items():
         if purpose not in KEY_PURPOSES or not 0 <= int(key_id) <= 255:
             raise ProfileError("key_ids: bad entry %r" % purpose)
+    if not 1 <= int(p["read_key_max_tries"]) <= 15:
+        raise ProfileError("read_key_max_tries must be 1..15 (a nibble)")
+    if p["read_key_tries_left"] is None:
+        p["read_key_tries_left"] = p["read_key_max_tries"]
+    if not 0 <= int(p["read_key_tries_left"]) <= int(p["read_key_max_tries"]):
+        raise ProfileError("read_key_tries_left must be 0..read_key_max_tries")
     if p["pin_tries_left"] is None:
         p["pin_tries_left"] = p["pin_max_tries"]
     if not 0 <= int(p["pin_tries_left"]) <= int(p["pin_max_tries"]):
@@ -382,6 +406,9 @@ class SsseCard:
         self.external_auth = external_auth or default_external_auth
         self.cipher = profile["cipher"]
         self.app_keys = self._build_app_keys()  # key id -> (purpose, card key)
+        self.read_key_id = self._key_ids()["read"]
+        self.read_key_max_tries = int(profile["read_key_max_tries"])
+        self.read_key_tries_left = int(profile["read_key_tries_left"])
         self._random = rng or secrets.token_bytes
         # EEPROM state
         self.pin = profile["pin"]
@@ -395,20 +422,28 @@ class SsseCard:
     def atr(self):
         return self._atr
 
+    def _key_ids(self):
+        ids = dict(DEFAULT_KEY_IDS)
+        ids["read"] = int(self.profile["ef06_read_key_id"])
+        ids.update({k: int(v) for k, v in self.profile["key_ids"].items()})
+        return ids
+
     def _build_app_keys(self):
         """The card's own application keys: key id -> (purpose, 16-byte key)."""
         p = self.profile
-        ids = dict(DEFAULT_KEY_IDS)
-        ids["read"] = int(p["ef06_read_key_id"])
-        ids.update({k: int(v) for k, v in p["key_ids"].items()})
+        ids = self._key_ids()
+        masters = {k: bytes.fromhex(v) for k, v in p["master_keys"].items()}
+        if p["copy"]:
+            masters["internal"] = COPIER_MASTER_KEY
         keys = {}
         card_id = p["ef05"].get("card_id")
-        for purpose, master in p["master_keys"].items():
+        if masters:
+            import card_crypto  # python3-cryptography only for cards with keys
+        for purpose, master in masters.items():
             if not isinstance(card_id, str) or len(self.historical) < 13:
                 raise ProfileError("master_keys need ef05.card_id and 13 historical bytes")
-            import card_crypto
             keys[ids[purpose]] = (purpose, card_crypto.derive_card_key(
-                self.cipher, bytes.fromhex(master), 3, card_id, self.historical))
+                self.cipher, master, 3, card_id, self.historical))
         if p["ef06_read_key"]:
             keys[ids["read"]] = ("read", bytes.fromhex(p["ef06_read_key"]))
         return keys
@@ -418,6 +453,8 @@ class SsseCard:
         self.current_ef = None
         self._pending = None  # T=0 response data waiting for GET RESPONSE
         self._challenge = None
+        self._challenges = []  # the run of GET CHALLENGE answers since the last other command
+        self._run = []  # that run as the current command found it
         self.authenticated = set()  # key ids opened by EXTERNAL AUTHENTICATE
         self.pin_verified = False
 
@@ -438,13 +475,16 @@ class SsseCard:
     # -- persistent state --------------------------------------------------------
 
     def export_state(self):
-        return {"pin": self.pin, "pin_tries_left": self.pin_tries_left}
+        return {"pin": self.pin, "pin_tries_left": self.pin_tries_left,
+                "read_key_tries_left": self.read_key_tries_left}
 
     def import_state(self, state):
         if "pin" in state:
             self.pin = state["pin"]
         if "pin_tries_left" in state:
             self.pin_tries_left = int(state["pin_tries_left"])
+        if "read_key_tries_left" in state:
+            self.read_key_tries_left = int(state["read_key_tries_left"])
 
     # -- helpers -----------------------------------------------------------------
 
@@ -499,13 +539,15 @@ class SsseCard:
         apdu = bytes(apdu)
         pending = self._pending
         self._pending = None
+        # any command but GET CHALLENGE ends the run of challenges (GET CHALLENGE extends it)
+        self._run, self._challenges = self._challenges, []
         if len(apdu) < 4:
             return sw(0x6700)
         cla, ins = apdu[0], apdu[1]
         handlers = {
             0x00: {0xA4: self._select, 0xB2: self._read_record, 0xC0: self._get_response,
                    0x84: self._get_challenge, 0x82: self._external_authenticate,
-                   0x20: self._verify},
+                   0x88: self._internal_authenticate, 0x20: self._verify},
             0x80: {0x5E: self._change_pin},
             0x84: {0x24: self._pin_reset},  # secure messaging
         }
@@ -595,23 +637,28 @@ class SsseCard:
             return sw(0x6A86)
         if mode == 5 and not self.multi_read:
             return self.multi_read_refusal
-        if sfi == 6 and self.profile["ef06_locked"] and \
-                int(self.profile["ef06_read_key_id"]) not in self.authenticated:
+        read_key_open = self.read_key_id in self.authenticated
+        if sfi == 6 and self.profile["ef06_locked"] and not read_key_open:
             return sw(0x6982)
         records = self.records[sfi]
         if mode == 4:
             if not 1 <= p1 <= len(records):
                 return sw(0x6A83)
-            data = records[p1 - 1]
+            numbers = [p1]
         elif mode in (0, 1):
-            found = [r for r in records if r[0] == p1]
+            found = [i + 1 for i, r in enumerate(records) if r[0] == p1]
             if p1 == 0 or not found:
                 return sw(0x6A83)
-            data = found[0] if mode == 0 else found[-1]
+            numbers = [found[0] if mode == 0 else found[-1]]
         else:
             if not 1 <= p1 <= len(records):
                 return sw(0x6A83)
-            data = b"".join(records[p1 - 1:])
+            numbers = list(range(p1, len(records) + 1))
+        # P1-to-last including a protected record is refused whole
+        if sfi == 5 and self.profile["card_number_locked"] and not read_key_open and \
+                CARD_NUMBER_RECORD in numbers:
+            return sw(0x6982)
+        data = b"".join(records[n - 1] for n in numbers)
         self.current_ef = sfi
         return self._data(data, cmd, le_required=True)
 
@@ -623,6 +670,7 @@ class SsseCard:
         if cmd.lc_present or not cmd.le_present or cmd.le not in (4, 8, 16):
             return sw(0x6700)
         self._challenge = self._random(cmd.le)
+        self._challenges = (self._run + [self._challenge])[-2:]
         return self._challenge + SW_OK
 
     def _external_authenticate(self, cmd):
@@ -631,12 +679,56 @@ class SsseCard:
         if not cmd.lc_present or len(cmd.data) != 16:
             return sw(0x6700)
         challenge, self._challenge = self._challenge, None
+        if self._holds_read_key(cmd.p2):
+            return self._read_key_authenticate(cmd.data)
         if challenge is None:
             return sw(0x6985)
         if self.external_auth(self, cmd.p2, challenge, cmd.data):
             self.authenticated.add(cmd.p2)
             return SW_OK
         return sw(0x6300)
+
+    def _holds_read_key(self, key_id):
+        entry = self.app_keys.get(key_id)
+        return key_id == self.read_key_id and entry is not None and entry[0] == "read"
+
+    def _read_key_authenticate(self, cryptogram):
+        """The read key RK: 16-byte cryptogram over the last two challenges (random, then process
+        factor), with its own try counter: 63Cx when wrong, 6983 when blocked, 6985 without the
+        two challenges right before."""
+        if self.read_key_tries_left == 0:
+            return sw(0x6983)
+        run = self._run
+        if len(run) < 2 or len(run[0]) != 8 or len(run[1]) != 8:
+            return sw(0x6985)
+        random, factor = run
+        import card_crypto
+        expected = card_crypto.external_auth_cryptogram(
+            self.cipher, self.app_keys[self.read_key_id][1], factor, random)
+        if hmac.compare_digest(expected, bytes(cryptogram)):
+            self.read_key_tries_left = self.read_key_max_tries
+            self.authenticated.add(self.read_key_id)
+            return SW_OK
+        self.read_key_tries_left -= 1
+        self.authenticated.discard(self.read_key_id)
+        return sw(0x63C0 | self.read_key_tries_left)
+
+    def _internal_authenticate(self, cmd):
+        """00 88 00 <IAK id> 10 <process factor 8 || random 8> -> the first 8 bytes of
+        card_crypto.internal_auth_result under the card's IAK. Unknown key id -> 6A88."""
+        if cmd.p1 != 0:
+            return sw(0x6A86)
+        if not cmd.lc_present or len(cmd.data) != 16:
+            return sw(0x6700)
+        entry = self.app_keys.get(cmd.p2)
+        if entry is None or entry[0] != "internal":
+            return sw(0x6A88)
+        factor, random = cmd.data[:8], cmd.data[8:]
+        import card_crypto
+        answer = card_crypto.internal_auth_result(self.cipher, entry[1], factor, random)[:8]
+        if self.t0:
+            return self._outgoing_t0(answer)
+        return self._data(answer, cmd)
 
     # -- PIN -----------------------------------------------------------------------
 
@@ -739,9 +831,10 @@ class SsseCard:
 def default_external_auth(card, key_id, challenge, data):
     """EXTERNAL AUTHENTICATE check: the first 8 bytes of the data must be the cryptogram of the
     challenge under the card's key with that id (card_crypto.auth_cryptogram); the last 8 bytes
-    (the terminal's random) are not checked. A key id the card lacks fails (6300)."""
+    (the terminal's random) are not checked. A key id the card lacks fails (6300), and so does
+    the IAK's (it is no EXTERNAL AUTHENTICATE key)."""
     entry = card.app_keys.get(key_id)
-    if entry is None:
+    if entry is None or entry[0] == "internal":
         return False
     import card_crypto
     return card_crypto.auth_cryptogram(card.cipher, entry[1], challenge) == bytes(data[:8])

@@ -272,6 +272,25 @@ class VpcdCardTest(unittest.TestCase):
         self.assertEqual(self.vpcd.apdu("00200000"), H("63C2"))
         self.assertEqual(self.vpcd.apdu("0020000003654321"), H("9000"))
 
+    def test_state_file_keeps_the_read_key_counter(self):
+        state, log = self.path("state.json"), self.path("apdu.log")
+        p = self.start("--state-file", state, "--log", log, profile="gen3_protected")
+        self.vpcd.insert()
+        self.vpcd.apdu(SELECT_SSSE)
+        self.vpcd.apdu("0084000008")
+        self.vpcd.apdu("0084000008")
+        self.assertEqual(self.vpcd.apdu("0082000A10" + "00" * 16), H("63C2"))
+        self.assertTrue(read(log).splitlines()[-1].startswith("0082000A10" + "00" * 16 + " -> "))
+        p.terminate()
+        p.wait(5)
+        self.vpcd.close_conn()
+        self.start("--state-file", state, profile="gen3_protected")
+        self.vpcd.insert()
+        self.vpcd.apdu(SELECT_SSSE)
+        self.vpcd.apdu("0084000008")
+        self.vpcd.apdu("0084000008")
+        self.assertEqual(self.vpcd.apdu("0082000A10" + "00" * 16), H("63C1"))
+
     def test_vanish_during_carries_out_the_command_without_answering(self):
         state, log = self.path("state.json"), self.path("apdu.log")
         p = self.start("--state-file", state, "--vanish-during", "2", "--log", log)
