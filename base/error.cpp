@@ -92,4 +92,8 @@ int exitStatus(ErrorCode code) {
     return 1;
 }
 
+std::string errorText(const Error& error) {
+    return std::string(codeName(error.code)) + ": " + error.message;
+}
+
 }  // namespace sscard

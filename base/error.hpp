@@ -48,6 +48,9 @@ struct Error {
     std::optional<std::string> pin_state;
 };
 
+// "code: message", for logs.
+std::string errorText(const Error& error);
+
 inline Error makeError(ErrorCode code, std::string message) {
     return Error{code, std::move(message), std::nullopt, std::nullopt};
 }

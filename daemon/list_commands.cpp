@@ -6,6 +6,7 @@
 
 #include "apdu/ssse/application.hpp"
 #include "blacklist/sync.hpp"
+#include "blacklist/sync_json.hpp"
 #include "daemon/card_check.hpp"
 #include "daemon/card_json.hpp"
 
@@ -39,11 +40,7 @@ int runSync(const Config& config, const Output& out) {
     auto result = blacklist::syncOnce(options);
     if (!result) return out.fail(result.error());
     if (out.json) {
-        out.printJson({{"version", result->version},
-                       {"previous_version", result->previous_version},
-                       {"outcome", blacklist::outcomeName(result->outcome)},
-                       {"entries", result->entries},
-                       {"downloaded_bytes", result->downloaded_bytes}});
+        out.printJson(blacklist::toJson(*result));
     } else {
         std::printf("list version %lld (%s; was %lld), %llu entries, %llu bytes downloaded\n",
                     static_cast<long long>(result->version),

@@ -12,7 +12,7 @@
 #include "daemon/list_commands.hpp"
 #include "daemon/output.hpp"
 #include "daemon/reader_setup.hpp"
-#include "daemon/service.hpp"
+#include "daemon/service/service.hpp"
 #include "daemon/status_client.hpp"
 #include "daemon/watch.hpp"
 

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "daemon/error_json.hpp"
+
 namespace sscard::daemon {
 
 std::string dumpJson(const nlohmann::json& value) {
@@ -18,10 +20,7 @@ void Output::printJson(const nlohmann::json& value) const {
 
 int Output::fail(const Error& error) const {
     if (json) {
-        nlohmann::json e{{"code", codeName(error.code)}, {"message", error.message}};
-        if (error.tries_left) e["tries_left"] = *error.tries_left;
-        if (error.pin_state) e["pin_state"] = *error.pin_state;
-        printJson(nlohmann::json{{"error", e}});
+        printJson(nlohmann::json{{"error", errorJson(error)}});
     } else {
         std::fprintf(stderr, "sscardd: %s\n", error.message.c_str());
     }

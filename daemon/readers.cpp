@@ -4,6 +4,12 @@
 
 namespace sscard::daemon {
 
+ReaderDirectory::ReaderDirectory(ReaderDirectory&& other) noexcept
+    : providers_(std::move(other.providers_)) {
+    std::lock_guard lock(other.ownerMutex_);
+    owner_ = std::move(other.owner_);
+}
+
 void ReaderDirectory::add(std::unique_ptr<apdu::ReaderProvider> provider) {
     providers_.push_back(std::move(provider));
 }
@@ -18,7 +24,7 @@ static Error readerError(const apdu::TransportError& e) {
 Expected<std::vector<apdu::ReaderInfo>, Error> ReaderDirectory::listReaders(
     std::vector<std::string>* warnings) {
     std::vector<apdu::ReaderInfo> all;
-    owner_.clear();
+    std::map<std::string, apdu::ReaderProvider*> owners;
     std::optional<Error> firstFailure;
     std::size_t failures = 0;
     for (auto& provider : providers_) {
@@ -30,9 +36,13 @@ Expected<std::vector<apdu::ReaderInfo>, Error> ReaderDirectory::listReaders(
             continue;
         }
         for (auto& info : *readers) {
-            owner_[info.name] = provider.get();
+            owners[info.name] = provider.get();
             all.push_back(std::move(info));
         }
+    }
+    {
+        std::lock_guard lock(ownerMutex_);
+        owner_ = std::move(owners);
     }
     if (!providers_.empty() && failures == providers_.size()) return unexpected(*firstFailure);
     return all;
@@ -40,12 +50,15 @@ Expected<std::vector<apdu::ReaderInfo>, Error> ReaderDirectory::listReaders(
 
 Expected<std::unique_ptr<apdu::CardConnection>, Error> ReaderDirectory::connect(
     const std::string& reader) {
-    if (owner_.count(reader) == 0) (void)listReaders();
-    auto it = owner_.find(reader);
-    if (it == owner_.end()) {
+    apdu::ReaderProvider* provider = ownerOf(reader);
+    if (provider == nullptr) {
+        (void)listReaders();
+        provider = ownerOf(reader);
+    }
+    if (provider == nullptr) {
         return unexpected(makeError(ErrorCode::no_reader, "no reader named \"" + reader + "\""));
     }
-    auto connection = it->second->connect(reader);
+    auto connection = provider->connect(reader);
     if (!connection) {
         const auto& e = connection.error();
         if (e.kind == apdu::TransportErrorKind::card_removed) {
@@ -54,6 +67,12 @@ Expected<std::unique_ptr<apdu::CardConnection>, Error> ReaderDirectory::connect(
         return unexpected(ssse::fromTransport(e, "connecting to the card in " + reader));
     }
     return std::move(*connection);
+}
+
+apdu::ReaderProvider* ReaderDirectory::ownerOf(const std::string& reader) {
+    std::lock_guard lock(ownerMutex_);
+    auto it = owner_.find(reader);
+    return it == owner_.end() ? nullptr : it->second;
 }
 
 Expected<apdu::ReaderInfo, Error> chooseReader(const std::vector<apdu::ReaderInfo>& readers,

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,8 +15,14 @@
 
 namespace sscard::daemon {
 
+// Thread-safe once its providers are added: the providers are (apdu/reader.hpp), and the map of
+// which provider has which reader has its own lock, never held during a provider call.
 class ReaderDirectory {
   public:
+    ReaderDirectory() = default;
+    ReaderDirectory(ReaderDirectory&& other) noexcept;
+    ReaderDirectory& operator=(ReaderDirectory&&) = delete;
+
     void add(std::unique_ptr<apdu::ReaderProvider> provider);
 
     // Readers of every provider. A provider that fails is skipped with a warning on `warnings`;
@@ -27,7 +34,10 @@ class ReaderDirectory {
     Expected<std::unique_ptr<apdu::CardConnection>, Error> connect(const std::string& reader);
 
   private:
+    apdu::ReaderProvider* ownerOf(const std::string& reader);
+
     std::vector<std::unique_ptr<apdu::ReaderProvider>> providers_;
+    std::mutex ownerMutex_;
     std::map<std::string, apdu::ReaderProvider*> owner_;
 };
 

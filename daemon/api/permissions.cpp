@@ -19,7 +19,7 @@ constexpr std::array<Permission, 12> kPermissions{{
     {"status", MinRole::any},
     {"readers.list", MinRole::any},
     {"events.subscribe", MinRole::kiosk},
-    {"card.read", MinRole::kiosk},
+    {"card.read", MinRole::kiosk, PersonalData::with_holder_param},
     {"card.check", MinRole::kiosk},
     {"pin.verify", MinRole::kiosk},
     {"pin.change", MinRole::kiosk},
@@ -69,10 +69,28 @@ std::span<const Permission> permissionTable() {
     return kPermissions;
 }
 
-std::optional<MinRole> requiredRole(std::string_view method) {
+const Permission* findPermission(std::string_view method) {
     for (const Permission& p : kPermissions)
-        if (p.method == method) return p.min_role;
+        if (p.method == method) return &p;
+    return nullptr;
+}
+
+std::optional<MinRole> requiredRole(std::string_view method) {
+    if (const Permission* p = findPermission(method)) return p->min_role;
     return std::nullopt;
+}
+
+bool asksForPersonalData(const Permission& permission, const nlohmann::json& params) {
+    switch (permission.personal_data) {
+        case PersonalData::none:
+            return false;
+        case PersonalData::always:
+            return true;
+        case PersonalData::with_holder_param:
+            return params.is_object() && params.contains("holder") &&
+                   params["holder"].is_boolean() && params["holder"].get<bool>();
+    }
+    return true;
 }
 
 bool roleAllows(Role role, MinRole min) {

@@ -6,8 +6,9 @@
 //   a member of a roles.admin group -> admin
 //   a member of a roles.kiosk group -> kiosk
 //   anything else                -> none   (gets nothing: see server.hpp)
-// Admin includes everything kiosk may do. Each method's minimum role is in ONE table,
-// permissions.cpp; a method that is not in the table is not callable by anyone.
+// Admin includes everything kiosk may do. Each method's minimum role, and whether it hands out
+// personal data, is in ONE table, permissions.cpp, which the server alone enforces before any
+// handler runs; a method that is not in the table is not callable by anyone.
 //
 // Personal data (the holder fields of a card) goes to admins, and to kiosk callers that are also
 // members of a roles.personal_data group (extension key; default none).
@@ -20,6 +21,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
 
@@ -34,9 +37,18 @@ enum class MinRole { any, kiosk, admin };
 std::string_view roleName(Role r);        // "none", "kiosk", "admin"
 std::string_view minRoleName(MinRole r);  // "any", "kiosk", "admin"
 
+// Whether a call hands out personal data (the holder fields of a card), and so needs the
+// personal-data right on top of its role.
+enum class PersonalData {
+    none,
+    always,
+    with_holder_param,  // when the boolean parameter "holder" is true (card.read)
+};
+
 struct Permission {
     std::string_view method;
     MinRole min_role;
+    PersonalData personal_data = PersonalData::none;
 };
 
 // The table (every method of the contract, in contract order).
@@ -44,6 +56,9 @@ std::span<const Permission> permissionTable();
 
 // The method's minimum role; nullopt if the method is unknown.
 std::optional<MinRole> requiredRole(std::string_view method);
+
+// The method's table entry; nullptr if the method is unknown.
+const Permission* findPermission(std::string_view method);
 
 // Whether a caller with `role` may call a method needing `min`. Role::none may call nothing.
 bool roleAllows(Role role, MinRole min);
@@ -59,6 +74,9 @@ struct Caller {
 
 // admin: yes; kiosk: only when in a roles.personal_data group; none: no.
 bool mayReceivePersonalData(const Caller& caller);
+
+// Whether this call (method and its params) asks for personal data, by the table.
+bool asksForPersonalData(const Permission& permission, const nlohmann::json& params);
 
 // The pure mapping: uid and the names of all the caller's groups (primary and supplementary) to
 // role and personal-data right. Group names are compared exactly.

@@ -664,12 +664,17 @@ struct Server::Impl {
             return queue(id, c, errorLine(e));
         };
 
-        auto min = requiredRole(r.method);
-        if (!min) return answer(makeJsonRpcError(kMethodNotFound, "method not found: " + r.method));
-        if (!roleAllows(c.caller.role, *min))
+        const Permission* permission = findPermission(r.method);
+        if (permission == nullptr)
+            return answer(makeJsonRpcError(kMethodNotFound, "method not found: " + r.method));
+        if (!roleAllows(c.caller.role, permission->min_role))
+            return answer(toJsonRpcError(makeError(
+                ErrorCode::not_allowed, "not allowed: " + r.method + " needs the " +
+                                            std::string(minRoleName(permission->min_role)) +
+                                            " role")));
+        if (asksForPersonalData(*permission, r.params) && !mayReceivePersonalData(c.caller))
             return answer(toJsonRpcError(
-                makeError(ErrorCode::not_allowed, "not allowed: " + r.method + " needs the " +
-                                                      std::string(minRoleName(*min)) + " role")));
+                makeError(ErrorCode::not_allowed, "this caller may not receive holder data")));
 
         if (r.method == "events.subscribe") {
             c.subscribed = true;
@@ -786,6 +791,18 @@ bool Server::registerMethod(std::string method, Handler handler) {
         return false;
     impl_->handlers[std::move(method)] = std::move(handler);
     return true;
+}
+
+Expected<void, Error> Server::checkHandlers() const {
+    for (const Permission& p : permissionTable()) {
+        if (p.method == "events.subscribe") continue;
+        if (impl_->handlers.count(std::string(p.method)) == 0) {
+            return unexpected(makeError(ErrorCode::internal,
+                                        "the API's permission table names " +
+                                            std::string(p.method) + ", which nothing handles"));
+        }
+    }
+    return {};
 }
 
 Expected<void, Error> Server::start() {

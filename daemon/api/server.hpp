@@ -117,7 +117,11 @@ class Server {
     // Before start(). False (and nothing registered) if the method is not in the permission table
     // or is handled by the server itself (events.subscribe). A second registration replaces the
     // first.
-    bool registerMethod(std::string method, Handler handler);
+    [[nodiscard]] bool registerMethod(std::string method, Handler handler);
+
+    // internal error naming the first method of the permission table that has no handler
+    // (events.subscribe is the server's own): the service checks this before start().
+    Expected<void, Error> checkHandlers() const;
 
     // Binds the socket and starts the I/O thread (once: a stopped server does not restart; make
     // a new one). Errors: ErrorCode::internal with a message

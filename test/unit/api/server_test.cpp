@@ -112,7 +112,9 @@ TEST_CASE("a slow handler does not block another client's status") {
     auto t0 = std::chrono::steady_clock::now();
     REQUIRE(quick.call(2, "status"));
     expectResponse(quick, 2);
-    CHECK(std::chrono::steady_clock::now() - t0 < 500ms);
+    // Generous: the slow call never answers on its own, so any bound shows the quick one was not
+    // queued behind it; a loaded CI machine must not fail this.
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
     // The slow client itself can also ask for the status meanwhile (out of order answers).
     REQUIRE(slow.call(3, "status"));
     expectResponse(slow, 3);
@@ -297,7 +299,7 @@ TEST_CASE("a client that stops reading is disconnected without blocking others")
             REQUIRE(quick.call(i, "status"));
             auto t0 = std::chrono::steady_clock::now();
             expectResponse(quick, i);
-            CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+            CHECK(std::chrono::steady_clock::now() - t0 < 10s);  // generous: see above
         }
     }
     CHECK(waitFor([&] { return server.clientCount() == 2; }));
@@ -447,7 +449,7 @@ TEST_CASE("stop while a handler runs and after it keeps its Reply") {
     std::this_thread::sleep_for(50ms);
     auto t0 = std::chrono::steady_clock::now();
     server.stop();
-    CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+    CHECK(std::chrono::steady_clock::now() - t0 < 10s);  // the held handler does not block stop()
     CHECK(c.closedByPeer());
     // Answering after stop is harmless.
     CHECK(kept[0](json{{"late", true}}));

@@ -6,6 +6,8 @@
 //   group sscard-test-pd      personal_data group (the kiosk user is NOT in it)
 #include <doctest/doctest.h>
 
+#include <cstdio>
+
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -200,7 +202,7 @@ void registerEcho(Server& s) {
 
 TEST_CASE("a user without a role gets nothing") {
     if (!ensureUsers()) {
-        MESSAGE("skipped: needs root to create test users");
+        std::puts("sscard-test-skip: needs root to create test users");
         return;
     }
     auto norole = account(kNoRoleUser);
@@ -243,7 +245,7 @@ TEST_CASE("a user without a role gets nothing") {
 
 TEST_CASE("a kiosk user gets kiosk methods but not admin ones; no personal data") {
     if (!ensureUsers()) {
-        MESSAGE("skipped: needs root to create test users");
+        std::puts("sscard-test-skip: needs root to create test users");
         return;
     }
     auto kiosk = account(kKioskUser);

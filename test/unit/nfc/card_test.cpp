@@ -85,7 +85,8 @@ TEST_CASE("the monitor of a missing device reports service_lost once and stops p
     const auto before = std::chrono::steady_clock::now();
     monitor.requestStop();
     runner.join();
-    CHECK(std::chrono::steady_clock::now() - before < std::chrono::seconds(1));
+    // Generous for a loaded machine; without requestStop() the monitor would wait for ever.
+    CHECK(std::chrono::steady_clock::now() - before < std::chrono::seconds(10));
     REQUIRE(events.size() == 1);
     CHECK(events[0].type == ReaderEvent::service_lost);
     CHECK(events[0].message.find("pn532_uart:/nonexistent/sscard-test") != std::string::npos);

@@ -459,8 +459,8 @@ TEST_CASE("idle means asleep: no requests and ~no CPU until an enqueue wakes the
     CHECK(rx.records().empty());
     auto t0 = std::chrono::steady_clock::now();
     enqueueN(*ob, 1);
-    REQUIRE(waitFor([&] { return drained(*ob); }, 5s));
-    CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+    REQUIRE(waitFor([&] { return drained(*ob); }, 20s));
+    CHECK(std::chrono::steady_clock::now() - t0 < 15s);  // generous; the idle poll is far longer
 }
 
 TEST_CASE("stop() aborts a hanging request, the event stays and is sent later") {
@@ -476,7 +476,7 @@ TEST_CASE("stop() aborts a hanging request, the event stays and is sent later") 
     REQUIRE(waitFor([&] { return !slow->records().empty(); }, 10s));  // request in flight
     auto t0 = std::chrono::steady_clock::now();
     s->stop();
-    CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+    CHECK(std::chrono::steady_clock::now() - t0 < 15s);  // generous; the request would hang 30 s
     CHECK(*ob->count() == 1);
     s.reset();
     slow.reset();

@@ -1,0 +1,269 @@
+#include "daemon/service/service.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <systemd/sd-daemon.h>
+
+#include <chrono>
+#include <memory>
+
+#include "daemon/api/server.hpp"
+#include "daemon/card_check.hpp"
+#include "daemon/log.hpp"
+#include "daemon/monitor_group.hpp"
+#include "daemon/outbox/audit.hpp"
+#include "daemon/outbox/outbox.hpp"
+#include "daemon/outbox/sender.hpp"
+#include "daemon/reader_setup.hpp"
+#include "daemon/service/api_bindings.hpp"
+#include "daemon/service/card_checker.hpp"
+#include "daemon/service/card_desk.hpp"
+#include "daemon/service/event_recorder.hpp"
+#include "daemon/service/issuer_flows.hpp"
+#include "daemon/service/job_pool.hpp"
+#include "daemon/service/pin_attempts.hpp"
+#include "daemon/service/pin_flows.hpp"
+#include "daemon/service/status_report.hpp"
+#include "daemon/service/sync_scheduler.hpp"
+
+namespace sscard::daemon {
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+CardDeskOptions deskOptions(const Config& config) {
+    CardDeskOptions o;
+    o.prefer = config.readers.prefer == ReaderPreference::contactless
+                   ? apdu::Interface::contactless
+                   : apdu::Interface::contact;
+    if (config.keys.source == KeySourceKind::psam) o.samSlot = config.keys.psam_reader;
+    return o;
+}
+
+// The parts of the service, built in dependency order and stopped in reverse.
+class Service {
+  public:
+    explicit Service(const Config& config)
+        : config_(config),
+          desk_(makeReaderDirectory(config), deskOptions(config)),
+          list_(config.list.database),
+          attempts_(config.pin.attempts_per_minute),
+          server_(api::ServerOptions::fromConfig(config)),
+          sync_(config_, [this](const blacklist::SyncResult& r) { onListUpdated(r); }) {}
+
+    int run();
+
+  private:
+    Expected<void, Error> openStores();
+    void onReaderEvent(const apdu::ReaderEvent& event);
+    void onListUpdated(const blacklist::SyncResult& result);
+    int waitForStop(sigset_t& signals);
+
+    Config config_;
+    CardDesk desk_;
+    ssse::ReadStrategyCache readStrategy_;
+    ListAccess list_;
+    PinAttemptLimiter attempts_;
+    api::Server server_;
+    SyncScheduler sync_;
+    std::unique_ptr<outbox::Outbox> outbox_;
+    std::unique_ptr<outbox::AuditLog> audit_;
+    std::unique_ptr<outbox::Sender> sender_;
+    std::unique_ptr<EventRecorder> events_;
+    std::unique_ptr<CardChecker> checker_;
+    std::unique_ptr<PinFlows> pins_;
+    std::unique_ptr<IssuerFlows> issuer_;
+    std::unique_ptr<StatusReport> status_;
+    std::unique_ptr<MonitorGroup> monitors_;
+    std::unique_ptr<JobPool> checks_;
+};
+
+Expected<void, Error> Service::openStores() {
+    auto box = outbox::Outbox::open(config_.backend.outbox, {config_.backend.terminal_id});
+    if (!box) {
+        Error e = box.error();
+        e.message = "cannot open the outbox " + config_.backend.outbox + ": " + e.message;
+        return unexpected(std::move(e));
+    }
+    outbox_ = std::move(*box);
+    auto audit =
+        outbox::AuditLog::open(config_.backend.outbox, outbox::auditOptions(config_.audit));
+    if (!audit) {
+        Error e = audit.error();
+        e.message = "cannot open the audit log: " + e.message;
+        return unexpected(std::move(e));
+    }
+    audit_ = std::move(*audit);
+    if (auto pruned = audit_->prune(outbox::now()); !pruned)
+        logWarn("audit pruning: " + errorText(pruned.error()));
+    return {};
+}
+
+void Service::onReaderEvent(const apdu::ReaderEvent& event) {
+    using T = apdu::ReaderEvent::Type;
+    if ((event.type == T::card_inserted || event.type == T::card_removed) &&
+        desk_.isSamSlot(event.reader)) {
+        logInfo(std::string(event.type == T::card_inserted ? "PSAM inserted in "
+                                                           : "PSAM removed from ") +
+                event.reader);
+        return;
+    }
+    nlohmann::json params{{"reader", event.reader}};
+    switch (event.type) {
+        case T::reader_added:
+        case T::reader_removed:
+            params["interface"] = apdu::interfaceName(event.interface);
+            logInfo(std::string(apdu::eventName(event.type)) + ": " + event.reader);
+            server_.notify(apdu::eventName(event.type), params);
+            return;
+        case T::card_inserted: {
+            params["interface"] = apdu::interfaceName(event.interface);
+            params["atr"] = toHex(event.atr);
+            server_.notify("card.inserted", params);
+            checks_->post([this, reader = event.reader] {
+                auto result = checker_->check(reader, "automatic");
+                if (result) {
+                    server_.notify("card.checked", *result);
+                    return;
+                }
+                logWarn("automatic check in " + reader + " failed: " + errorText(result.error()));
+                server_.notify("card.checked", {{"reader", reader},
+                                                {"error",
+                                                 {{"code", codeName(result.error().code)},
+                                                  {"message", result.error().message}}}});
+            });
+            return;
+        }
+        case T::card_removed:
+            server_.notify("card.removed", params);
+            events_->audit("card.removed", event.reader, nullptr, "");
+            return;
+        case T::service_lost:
+            logWarn("reader service lost: " + event.message);
+            return;
+        case T::service_restored:
+            logInfo("reader service restored");
+            return;
+    }
+}
+
+void Service::onListUpdated(const blacklist::SyncResult& result) {
+    list_.reset();
+    server_.notify("list.updated", {{"version", result.version},
+                                    {"previous_version", result.previous_version},
+                                    {"entries", result.entries},
+                                    {"outcome", blacklist::outcomeName(result.outcome)}});
+}
+
+// Signals are taken by the main thread only (sigtimedwait); between them it feeds the watchdog,
+// prunes the audit log hourly (an idle kiosk records nothing) and keeps STATUS= current.
+int Service::waitForStop(sigset_t& signals) {
+    std::uint64_t watchdogUsec = 0;
+    bool watchdog = sd_watchdog_enabled(0, &watchdogUsec) > 0;
+    auto tick =
+        watchdog ? std::chrono::microseconds(watchdogUsec / 2) : std::chrono::microseconds(5s);
+    auto nextPrune = Clock::now() + 1h;
+    for (;;) {
+        timespec timeout{static_cast<time_t>(tick.count() / 1000000),
+                         static_cast<long>((tick.count() % 1000000) * 1000)};
+        int sig = sigtimedwait(&signals, nullptr, &timeout);
+        if (sig == SIGTERM || sig == SIGINT) return sig;
+        if (sig == SIGHUP) logInfo("SIGHUP: configuration is read at start; restart to apply changes");
+        if (watchdog) sd_notify(0, "WATCHDOG=1");
+        if (Clock::now() >= nextPrune) {
+            nextPrune = Clock::now() + 1h;
+            events_->pruneAudit();
+        }
+        auto list = status_->list();
+        std::string text = "STATUS=list version " +
+                           list.value("version", nlohmann::json(0)).dump() +
+                           (list.value("stale", true) ? " (stale)" : "");
+        sd_notify(0, text.c_str());
+    }
+}
+
+int Service::run() {
+    // A core file could hold a PIN: never write one.
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+    // Signals are taken by the main thread only, so block them before any thread starts.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (auto opened = openStores(); !opened) {
+        logError(opened.error().message);
+        return exitStatus(opened.error().code);
+    }
+    events_ = std::make_unique<EventRecorder>(outbox_.get(), audit_.get());
+    checker_ = std::make_unique<CardChecker>(config_, desk_, readStrategy_, list_, *events_);
+    pins_ = std::make_unique<PinFlows>(config_, desk_, readStrategy_, list_, *events_, attempts_);
+    issuer_ =
+        std::make_unique<IssuerFlows>(config_, desk_, readStrategy_, list_, *events_, attempts_);
+    if (auto keys = issuer_->loadKeys(); !keys) {
+        logError("cannot load the key file " + config_.keys.file + ": " + errorText(keys.error()));
+        return exitStatus(keys.error().code);
+    }
+    if (config_.keys.source == KeySourceKind::psam) {
+        logInfo("issuer keys: the PSAM in " + config_.keys.psam_reader +
+                " (pin.reset and pin.unblock for admins)");
+    }
+    if (!config_.backend.url.empty()) {
+        auto options = outbox::senderOptions(config_.backend);
+        options.log = [](LogLevel level, const std::string& m) {
+            logMessage(level, "backend: " + m);
+        };
+        sender_ = std::make_unique<outbox::Sender>(*outbox_, options);
+        sender_->start();
+    }
+    status_ = std::make_unique<StatusReport>(config_, desk_, list_, sync_, sender_.get(),
+                                             outbox_.get());
+
+    if (auto bound = bindApi(server_, {desk_, readStrategy_, *checker_, *pins_, *issuer_, sync_,
+                                       list_, *status_});
+        !bound) {
+        logError(errorText(bound.error()));
+        return exitStatus(bound.error().code);
+    }
+    if (auto started = server_.start(); !started) {
+        logError(errorText(started.error()));
+        return exitStatus(started.error().code);
+    }
+    checks_ = std::make_unique<JobPool>(4);
+    monitors_ = std::make_unique<MonitorGroup>(makeMonitors(config_));
+    monitors_->start([this](const apdu::ReaderEvent& e) { onReaderEvent(e); });
+    sync_.start();
+
+    logInfo("sscardd " SSCARD_VERSION " running; API on " + config_.api.socket);
+    sd_notify(0, "READY=1\nSTATUS=running");
+
+    int stopSignal = waitForStop(signals);
+
+    logInfo(std::string("stopping on ") + (stopSignal == SIGTERM ? "SIGTERM" : "SIGINT"));
+    sd_notify(0, "STOPPING=1");
+    monitors_->stop();
+    sync_.stop();
+    server_.stop();
+    checks_->stop();
+    events_->stop();  // finishes the queued writes
+    if (sender_) sender_->stop();
+    logInfo("stopped");
+    return 0;
+}
+
+}  // namespace
+
+int runService(const Config& config) {
+    setLogLevel(config.log.level);
+    Service service(config);
+    return service.run();
+}
+
+}  // namespace sscard::daemon

@@ -1,0 +1,55 @@
+#include "daemon/service/status_report.hpp"
+
+#include "daemon/card_json.hpp"
+
+namespace sscard::daemon {
+
+nlohmann::json StatusReport::list() {
+    auto meta = list_.meta();
+    if (!meta)
+        return {
+            {"error", {{"code", codeName(meta.error().code)}, {"message", meta.error().message}}}};
+    auto j = blacklist::statusJson(meta->value_or(blacklist::ListMeta{}), unixNow(),
+                                   graceSeconds(config_));
+    auto sync = sync_.state();
+    j["last_sync_attempt"] =
+        sync.lastAttemptAt ? nlohmann::json(sync.lastAttemptAt) : nlohmann::json(nullptr);
+    j["last_sync_error"] =
+        sync.lastError.empty() ? nlohmann::json(nullptr) : nlohmann::json(sync.lastError);
+    return j;
+}
+
+Expected<nlohmann::json, Error> StatusReport::readers() {
+    auto list = desk_.listReaders();
+    if (!list) return unexpected(list.error());
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& r : *list) {
+        auto j = readerJson(r);
+        if (desk_.isSamSlot(r.name)) j["sam_slot"] = true;
+        arr.push_back(std::move(j));
+    }
+    return arr;
+}
+
+nlohmann::json StatusReport::status() {
+    auto readerList = readers();
+    nlohmann::json j{
+        {"version", SSCARD_VERSION},
+        {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::steady_clock::now() - started_)
+                         .count()},
+        {"readers", readerList ? *readerList : nlohmann::json::array()},
+        {"list", list()},
+        {"issuer_keys", keySourceName(config_.keys.source)},
+    };
+    if (sender_ != nullptr) {
+        // The whole sender state: a technician sees why events are not leaving (last_error).
+        j["outbox"] = outbox::toJson(sender_->status());
+    } else if (outbox_ != nullptr) {
+        auto n = outbox_->count();
+        j["outbox"] = {{"queued", n ? nlohmann::json(*n) : nlohmann::json(nullptr)}};
+    }
+    return j;
+}
+
+}  // namespace sscard::daemon
