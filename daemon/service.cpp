@@ -20,9 +20,15 @@
 #include <random>
 #include <thread>
 
+#include "apdu/outcome.hpp"
 #include "apdu/ssse/application.hpp"
-#include "apdu/ssse/errors.hpp"
-#include "apdu/ssse/pin.hpp"
+#include "apdu/ssse/card_keys.hpp"
+#include "apdu/ssse/issuer.hpp"
+#include "apdu/ssse/pin_commands.hpp"
+#include "apdu/ssse/pin_policy.hpp"
+#include "apdu/ssse/psam.hpp"
+#include "apdu/ssse/secret_pin.hpp"
+#include "apdu/ssse/software_keys.hpp"
 #include "blacklist/sync.hpp"
 #include "daemon/api/server.hpp"
 #include "daemon/card_check.hpp"
@@ -613,7 +619,7 @@ Expected<nlohmann::json, Error> Service::withApplication(const nlohmann::json& p
         readerParam(params), [&](apdu::CardConnection& card) -> Expected<nlohmann::json, Error> {
             auto tx = card.begin();
             if (!tx) {
-                return unexpected(ssse::fromTransport(tx.error(), "starting a transaction"));
+                return unexpected(apdu::fromTransport(tx.error(), "starting a transaction"));
             }
             ssse::SsseApplication app(*tx, readStrategy_);
             if (auto sel = app.select(); !sel) return unexpected(sel.error());
