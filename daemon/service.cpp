@@ -116,7 +116,7 @@ Expected<PinSource, Error> pinSourceParam(const nlohmann::json& params) {
 }
 
 // The reader's PIN pad (PC/SC part 10); not_allowed when it has none for the operation.
-Expected<ssse::PinpadFeatures, Error> requirePinpad(apdu::CardConnection& card, bool modify) {
+Expected<apdu::PinpadFeatures, Error> requirePinpad(apdu::CardConnection& card, bool modify) {
     auto features = ssse::pinpadFeatures(card);
     if (!features) return unexpected(features.error());
     if (!*features || (modify && (*features)->modifyPinDirect == 0)) {
@@ -130,17 +130,17 @@ Expected<ssse::PinpadFeatures, Error> requirePinpad(apdu::CardConnection& card, 
 }
 
 // The PIN pad when the request asks for one (and the reader has it); nullopt for host PINs.
-Expected<std::optional<ssse::PinpadFeatures>, Error> pinpadFor(PinSource source,
+Expected<std::optional<apdu::PinpadFeatures>, Error> pinpadFor(PinSource source,
                                                                apdu::CardConnection& card,
                                                                bool modify) {
-    if (source != PinSource::pinpad) return std::optional<ssse::PinpadFeatures>{};
+    if (source != PinSource::pinpad) return std::optional<apdu::PinpadFeatures>{};
     auto pad = requirePinpad(card, modify);
     if (!pad) return unexpected(pad.error());
-    return std::optional<ssse::PinpadFeatures>(*pad);
+    return std::optional<apdu::PinpadFeatures>(*pad);
 }
 
-ssse::PinpadParams pinpadParams(const ssse::PinPolicy& policy) {
-    ssse::PinpadParams params;
+apdu::PinEntryFormat pinpadParams(const ssse::PinPolicy& policy) {
+    apdu::PinEntryFormat params;
     params.minDigits = policy.minLength;
     params.maxDigits = policy.maxLength;
     return params;
@@ -640,7 +640,7 @@ Expected<nlohmann::json, Error> Service::verifyPinFlow(const nlohmann::json& par
             ssse::SsseApplication&) -> Expected<nlohmann::json, Error> {
             auto pinpad = pinpadFor(*source, card, false);
             if (!pinpad) return unexpected(pinpad.error());
-            const std::optional<ssse::PinpadFeatures>& pad = *pinpad;
+            const std::optional<apdu::PinpadFeatures>& pad = *pinpad;
             if (!allowPinAttempt(card.readerName())) {
                 return unexpected(tooManyAttempts(card.readerName()));
             }
@@ -665,7 +665,7 @@ Expected<nlohmann::json, Error> Service::verifyPinFlow(const nlohmann::json& par
 
 // A holder's PIN change. From the host, the new PIN must pass the policy before the card is
 // touched. On a PIN pad the PINs never reach this process, so the policy cannot be applied: the
-// reader enforces only the length (PinpadParams).
+// reader enforces only the length (PinEntryFormat).
 Expected<nlohmann::json, Error> Service::changePinFlow(const nlohmann::json& params) {
     auto source = pinSourceParam(params);
     if (!source) return unexpected(source.error());
@@ -687,7 +687,7 @@ Expected<nlohmann::json, Error> Service::changePinFlow(const nlohmann::json& par
             ssse::SsseApplication& app) -> Expected<nlohmann::json, Error> {
             auto pinpad = pinpadFor(*source, card, true);
             if (!pinpad) return unexpected(pinpad.error());
-            const std::optional<ssse::PinpadFeatures>& pad = *pinpad;
+            const std::optional<apdu::PinpadFeatures>& pad = *pinpad;
             if (!allowPinAttempt(card.readerName())) {
                 return unexpected(tooManyAttempts(card.readerName()));
             }
@@ -738,7 +738,7 @@ Expected<nlohmann::json, Error> Service::activateFlow(const nlohmann::json& para
             ssse::SsseApplication& app) -> Expected<nlohmann::json, Error> {
             auto pinpad = pinpadFor(*source, card, true);
             if (!pinpad) return unexpected(pinpad.error());
-            const std::optional<ssse::PinpadFeatures>& pad = *pinpad;
+            const std::optional<apdu::PinpadFeatures>& pad = *pinpad;
             auto info = app.readCardInfo();
             if (!info) return unexpected(info.error());
             if (oldCard->is_object() && oldCard->value("card_id", "") == info->card_id) {

@@ -54,152 +54,81 @@ Expected<void, Error> changePin(apdu::Transaction& tx, const SecretPin& oldPin,
     return unchangedOnError(pinOutcome(r->sw(), "CHANGE PIN"));
 }
 
-std::map<std::uint8_t, std::uint32_t> parseFeatures(ByteView tlv) {
-    std::map<std::uint8_t, std::uint32_t> out;
-    std::size_t pos = 0;
-    while (pos + 2 <= tlv.size()) {
-        const std::uint8_t tag = tlv[pos];
-        const std::uint8_t len = tlv[pos + 1];
-        if (len != 4 || pos + 2 + 4 > tlv.size()) break;
-        std::uint32_t code = 0;
-        for (std::size_t i = 0; i < 4; ++i) code = (code << 8) | tlv[pos + 2 + i];
-        out[tag] = code;
-        pos += 6;
-    }
-    return out;
-}
-
-namespace {
-
-void putLe16(Bytes& out, std::uint16_t v) {
-    out.push_back(static_cast<std::uint8_t>(v & 0xFF));
-    out.push_back(static_cast<std::uint8_t>(v >> 8));
-}
-
-void putLe32(Bytes& out, std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>((v >> (8 * i)) & 0xFF));
-}
-
-std::size_t pinBlockBytes(const PinpadParams& p) {
-    return (p.maxDigits + 1) / 2;
-}
-
-// bmFormatString: system units bytes (bit 7), PIN position 0 (bits 6..3), left justified (bit 2),
-// BCD (bits 1..0 = 01).
-constexpr std::uint8_t kFormatBcdBytes = 0x81;
-
-}  // namespace
-
-Bytes buildVerifyPinStructure(const PinpadParams& params) {
-    const std::size_t n = pinBlockBytes(params);
-    Bytes apdu = {0x00, 0x20, 0x00, 0x00, static_cast<std::uint8_t>(n)};
-    apdu.insert(apdu.end(), n, 0xFF);
-    Bytes s;
-    s.push_back(params.timeoutSeconds);                // bTimerOut
-    s.push_back(params.timeoutSeconds);                // bTimerOut2
-    s.push_back(kFormatBcdBytes);                      // bmFormatString
-    s.push_back(static_cast<std::uint8_t>(n & 0x0F));  // bmPINBlockString: no length field, n bytes
-    s.push_back(0x00);                                 // bmPINLengthFormat
-    putLe16(s, static_cast<std::uint16_t>((params.minDigits << 8) | params.maxDigits));
-    s.push_back(0x02);  // bEntryValidationCondition: validation key
-    s.push_back(0x01);  // bNumberMessage
-    putLe16(s, params.langId);
-    s.push_back(0x00);                      // bMsgIndex
-    s.insert(s.end(), {0x00, 0x00, 0x00});  // bTeoPrologue
-    putLe32(s, static_cast<std::uint32_t>(apdu.size()));
-    s.insert(s.end(), apdu.begin(), apdu.end());
-    return s;
-}
-
-Bytes buildModifyPinStructure(const PinpadParams& params) {
-    const std::size_t n = pinBlockBytes(params);
-    Bytes apdu = {0x80, 0x5E, 0x01, 0x00, static_cast<std::uint8_t>(2 * n + 1)};
-    apdu.insert(apdu.end(), n, 0xFF);
-    apdu.push_back(0xFF);  // the separator
-    apdu.insert(apdu.end(), n, 0xFF);
-    Bytes s;
-    s.push_back(params.timeoutSeconds);
-    s.push_back(params.timeoutSeconds);
-    s.push_back(kFormatBcdBytes);
-    s.push_back(static_cast<std::uint8_t>(n & 0x0F));
-    s.push_back(0x00);                              // bmPINLengthFormat
-    s.push_back(0x00);                              // bInsertionOffsetOld (bytes)
-    s.push_back(static_cast<std::uint8_t>(n + 1));  // bInsertionOffsetNew
-    putLe16(s, static_cast<std::uint16_t>((params.minDigits << 8) | params.maxDigits));
-    s.push_back(0x03);  // bConfirmPIN: confirm the new PIN, ask for the current one
-    s.push_back(0x02);  // bEntryValidationCondition
-    s.push_back(0x03);  // bNumberMessage
-    putLe16(s, params.langId);
-    s.push_back(0x00);  // bMsgIndex1
-    s.push_back(0x01);  // bMsgIndex2
-    s.push_back(0x02);  // bMsgIndex3
-    s.insert(s.end(), {0x00, 0x00, 0x00});
-    putLe32(s, static_cast<std::uint32_t>(apdu.size()));
-    s.insert(s.end(), apdu.begin(), apdu.end());
-    return s;
-}
-
-Expected<std::optional<PinpadFeatures>, Error> pinpadFeatures(apdu::CardConnection& connection) {
+Expected<std::optional<apdu::PinpadFeatures>, Error> pinpadFeatures(
+    apdu::CardConnection& connection) {
     auto* pad = dynamic_cast<apdu::PinpadCapable*>(&connection);
-    if (pad == nullptr) return std::optional<PinpadFeatures>{};
-    auto r = pad->control(apdu::kIoctlGetFeatureRequest, {});
-    if (!r) {
-        // Readers without part 10 support refuse the control code: no pinpad.
-        if (r.error().kind == apdu::TransportErrorKind::card_removed ||
-            r.error().kind == apdu::TransportErrorKind::reader_gone ||
-            r.error().kind == apdu::TransportErrorKind::no_service) {
-            return unexpected(apdu::fromTransport(r.error(), "asking the reader for its features"));
-        }
-        return std::optional<PinpadFeatures>{};
+    if (pad == nullptr) return std::optional<apdu::PinpadFeatures>{};
+    auto features = pad->pinpadFeatures();
+    if (!features) {
+        return unexpected(
+            apdu::fromTransport(features.error(), "asking the reader for its features"));
     }
-    auto features = parseFeatures(*r);
-    auto verify = features.find(kFeatureVerifyPinDirect);
-    if (verify == features.end()) return std::optional<PinpadFeatures>{};
-    PinpadFeatures f;
-    f.verifyPinDirect = verify->second;
-    if (auto m = features.find(kFeatureModifyPinDirect); m != features.end()) {
-        f.modifyPinDirect = m->second;
-    }
-    return std::optional<PinpadFeatures>(f);
+    if (!features->verifyPinDirect) return std::optional<apdu::PinpadFeatures>{};
+    return std::optional<apdu::PinpadFeatures>(*features);
 }
 
 namespace {
 
-// changesPin: MODIFY, whose failures say where the PIN stands (Error::pin_state); VERIFY's do not.
-Expected<void, Error> pinpadCommand(apdu::Transaction& tx, std::uint32_t code, const Bytes& input,
-                                    std::string_view step, bool changesPin) {
-    auto* pad = dynamic_cast<apdu::PinpadCapable*>(&tx.connection());
-    if (pad == nullptr || code == 0) {
-        return unexpected(makeError(ErrorCode::not_allowed,
-                                    "this reader has no pinpad for " + std::string(step)));
+// The PIN blocks the reader fills, pre-set to FF.
+Bytes withPinBlocks(Bytes header, std::size_t blocks, std::size_t blockBytes) {
+    for (std::size_t i = 0; i < blocks; ++i) {
+        if (i > 0) header.push_back(0xFF);  // CHANGE PIN's separator between old and new
+        header.insert(header.end(), blockBytes, 0xFF);
     }
-    auto r = pad->control(code, input);
-    if (!r) {
-        Error e = apdu::fromTransport(r.error(), step);
+    return header;
+}
+
+apdu::PinVerifyRequest verifyRequest(const apdu::PinEntryFormat& format) {
+    const std::size_t n = format.blockBytes();
+    return {format, withPinBlocks({0x00, 0x20, 0x00, 0x00, static_cast<std::uint8_t>(n)}, 1, n)};
+}
+
+apdu::PinModifyRequest modifyRequest(const apdu::PinEntryFormat& format) {
+    const std::size_t n = format.blockBytes();
+    return {format,
+            withPinBlocks({0x80, 0x5E, 0x01, 0x00, static_cast<std::uint8_t>(2 * n + 1)}, 2, n), 0,
+            static_cast<std::uint8_t>(n + 1)};
+}
+
+// What the PIN pad answered, as the outcome of the command. changesPin: MODIFY, whose failures say
+// where the PIN stands (Error::pin_state); VERIFY's do not.
+Expected<void, Error> pinpadOutcome(Expected<Bytes, apdu::TransportError> answer,
+                                    std::string_view step, bool changesPin) {
+    if (!answer) {
+        Error e = apdu::fromTransport(answer.error(), step);
         // A MODIFY may have been carried out before the reader lost the card.
         return unexpected(changesPin ? withPinState(std::move(e), kPinUnknown) : std::move(e));
     }
-    if (r->size() != 2) {
-        return unexpected(makeError(ErrorCode::card_error,
-                                    std::string(step) + ": the pinpad answered " +
-                                        std::to_string(r->size()) + " bytes instead of SW1 SW2"));
+    if (answer->size() != 2) {
+        return unexpected(makeError(ErrorCode::card_error, std::string(step) +
+                                                               ": the pinpad answered " +
+                                                               std::to_string(answer->size()) +
+                                                               " bytes instead of SW1 SW2"));
     }
-    auto outcome = pinOutcome(static_cast<std::uint16_t>(((*r)[0] << 8) | (*r)[1]), step);
+    auto outcome = pinOutcome(static_cast<std::uint16_t>(((*answer)[0] << 8) | (*answer)[1]), step);
     return changesPin ? unchangedOnError(std::move(outcome)) : outcome;
+}
+
+Error noPinpadFor(std::string_view step) {
+    return makeError(ErrorCode::not_allowed, "this reader has no pinpad for " + std::string(step));
 }
 
 }  // namespace
 
-Expected<void, Error> verifyPinOnPinpad(apdu::Transaction& tx, const PinpadFeatures& features,
-                                        const PinpadParams& params) {
-    return pinpadCommand(tx, features.verifyPinDirect, buildVerifyPinStructure(params),
-                         "VERIFY on the pinpad", false);
+Expected<void, Error> verifyPinOnPinpad(apdu::Transaction& tx, const apdu::PinpadFeatures& features,
+                                        const apdu::PinEntryFormat& format) {
+    constexpr std::string_view step = "VERIFY on the pinpad";
+    auto* pad = dynamic_cast<apdu::PinpadCapable*>(&tx.connection());
+    if (pad == nullptr || !features.verifyPinDirect) return unexpected(noPinpadFor(step));
+    return pinpadOutcome(pad->verifyPinDirect(verifyRequest(format)), step, false);
 }
 
-Expected<void, Error> changePinOnPinpad(apdu::Transaction& tx, const PinpadFeatures& features,
-                                        const PinpadParams& params) {
-    return pinpadCommand(tx, features.modifyPinDirect, buildModifyPinStructure(params),
-                         "CHANGE PIN on the pinpad", true);
+Expected<void, Error> changePinOnPinpad(apdu::Transaction& tx, const apdu::PinpadFeatures& features,
+                                        const apdu::PinEntryFormat& format) {
+    constexpr std::string_view step = "CHANGE PIN on the pinpad";
+    auto* pad = dynamic_cast<apdu::PinpadCapable*>(&tx.connection());
+    if (pad == nullptr || !features.modifyPinDirect) return unexpected(noPinpadFor(step));
+    return pinpadOutcome(pad->modifyPinDirect(modifyRequest(format)), step, true);
 }
 
 }  // namespace sscard::ssse

@@ -6,15 +6,11 @@
 // masks the data of INS 20/24/2C/5E (apdu/trace.cpp).
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
-#include <map>
 #include <optional>
 
 #include "apdu/pinpad.hpp"
 #include "apdu/ssse/secret_pin.hpp"
 #include "apdu/transport.hpp"
-#include "base/bytes.hpp"
 #include "base/error.hpp"
 #include "base/expected.hpp"
 
@@ -33,43 +29,19 @@ Expected<std::optional<int>, Error> pinTriesLeft(apdu::Transaction& tx);
 Expected<void, Error> changePin(apdu::Transaction& tx, const SecretPin& oldPin,
                                 const SecretPin& newPin);
 
-// Pinpad readers (PC/SC part 10). Built and unit-tested against a fake; no real pinpad reader was
-// available, so none of this has been tried on hardware.
+// The connection's PIN pad (apdu/pinpad.hpp), or nullopt when it has none or its PIN pad cannot
+// VERIFY. An error (card_removed, no_reader) only when the card or the service went away.
+Expected<std::optional<apdu::PinpadFeatures>, Error> pinpadFeatures(
+    apdu::CardConnection& connection);
 
-inline constexpr std::uint8_t kFeatureVerifyPinDirect = 0x06;
-inline constexpr std::uint8_t kFeatureModifyPinDirect = 0x07;
-
-// CM_IOCTL_GET_FEATURE_REQUEST answer: TLV of tag (1), length 4, control code big-endian.
-// Malformed entries end the parse (what came before is kept).
-std::map<std::uint8_t, std::uint32_t> parseFeatures(ByteView tlv);
-
-struct PinpadParams {
-    std::size_t minDigits = 6;
-    std::size_t maxDigits = 6;
-    std::uint8_t timeoutSeconds = 30;
-    std::uint16_t langId = 0x0804;  // zh-CN
-};
-
-// The PIN block the reader fills: BCD left-justified in ceil(maxDigits/2) bytes pre-set to FF, so
-// that an odd or shorter PIN ends in F padding (cards that want an exact Lc need min == max).
-// PIN_VERIFY_STRUCTURE for 00 20 00 00 Lc FF…
-Bytes buildVerifyPinStructure(const PinpadParams& params);
-// PIN_MODIFY_STRUCTURE for 80 5E 01 00 Lc FF… ‖ FF ‖ FF…: asks for the current PIN and the new PIN
-// twice.
-Bytes buildModifyPinStructure(const PinpadParams& params);
-
-// The feature codes of a pinpad reader, or nullopt when the connection has no pinpad.
-struct PinpadFeatures {
-    std::uint32_t verifyPinDirect = 0;
-    std::uint32_t modifyPinDirect = 0;  // 0: not offered
-};
-Expected<std::optional<PinpadFeatures>, Error> pinpadFeatures(apdu::CardConnection& connection);
-
-// The PIN typed on the reader. Outcomes as verifyPin/changePin, plus card_error for the reader's
-// 6400 (timeout), 6401 (cancelled), 6402 (new PINs differ), 6403 (wrong length).
-Expected<void, Error> verifyPinOnPinpad(apdu::Transaction& tx, const PinpadFeatures& features,
-                                        const PinpadParams& params);
-Expected<void, Error> changePinOnPinpad(apdu::Transaction& tx, const PinpadFeatures& features,
-                                        const PinpadParams& params);
+// The PIN typed on the reader's PIN pad, which fills it into VERIFY 00 20 00 00 Lc FF… or CHANGE
+// PIN 80 5E 01 00 Lc FF… ‖ FF ‖ FF… (asking for the current PIN and the new one twice) as `format`
+// says; cards that want an exact Lc need minDigits == maxDigits. Outcomes as verifyPin/changePin,
+// plus card_error for the reader's 6400 (timeout), 6401 (cancelled), 6402 (new PINs differ), 6403
+// (wrong length); not_allowed when `features` lacks the operation.
+Expected<void, Error> verifyPinOnPinpad(apdu::Transaction& tx, const apdu::PinpadFeatures& features,
+                                        const apdu::PinEntryFormat& format);
+Expected<void, Error> changePinOnPinpad(apdu::Transaction& tx, const apdu::PinpadFeatures& features,
+                                        const apdu::PinEntryFormat& format);
 
 }  // namespace sscard::ssse

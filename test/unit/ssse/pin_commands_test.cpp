@@ -1,5 +1,6 @@
 // The holder's PIN commands against fake connections: the APDUs sent and the outcomes mapped, with
-// the PIN from the host or from a fake PIN pad reader (no real PIN pad reader was tested).
+// the PIN from the host or from a fake PIN pad reader (no real PIN pad reader was tested). The
+// PC/SC part 10 structures built from the PIN pad commands: test/unit/pcsc/pinpad_test.cpp.
 #include <doctest/doctest.h>
 
 #include <optional>
@@ -66,67 +67,80 @@ TEST_CASE("changePin: 80 5E 01 00 Lc old FF new") {
     CHECK(wrong.error().tries_left == 1);
 }
 
-TEST_CASE("pinpad: features, structures, outcomes (fake reader; no real pinpad tested)") {
-    auto features = parseFeatures(hex("0604423300120704423300130A0442330016"));
-    CHECK(features.size() == 3);
-    CHECK(features[kFeatureVerifyPinDirect] == 0x42330012u);
-    CHECK(features[kFeatureModifyPinDirect] == 0x42330013u);
-    CHECK(parseFeatures(hex("060442330012070342")).size() == 1);  // truncated entry dropped
-    CHECK(parseFeatures({}).empty());
-
-    PinpadParams params;
-    // PIN_VERIFY_STRUCTURE: timeouts 1E 1E, format 81 (bytes, pos 0, left, BCD), block 03, length
-    // format 00, max/min 06 06, validation 02, 1 message, lang 0804, msg 00, prologue 000000,
-    // data length 8, APDU 00 20 00 00 03 FF FF FF.
-    CHECK(toHex(buildVerifyPinStructure(params)) ==
-          "1E1E8103000606020104080000000008000000"
-          "0020000003FFFFFF");
-    // PIN_MODIFY_STRUCTURE: ... offsets old 00 new 04, confirm 03, 3 messages 00 01 02,
-    // APDU 80 5E 01 00 07 FFFFFF FF FFFFFF.
-    CHECK(toHex(buildModifyPinStructure(params)) ==
-          "1E1E8103000004060603020304080001020000000C000000"
-          "805E010007FFFFFFFFFFFFFF");
-    PinpadParams longer{4, 12, 20, 0x0409};
-    CHECK(toHex(buildVerifyPinStructure(longer)) ==
-          "14148106000C04020109040000000"
-          "00B000000"
-          "0020000006FFFFFFFFFFFF");
-
+TEST_CASE("pinpad: features, the commands handed to the reader, outcomes (fake reader)") {
     FakeCard reader(hex(kSm4Atr), scripted({}));
     auto none = pinpadFeatures(reader);
     REQUIRE(none);
     CHECK_FALSE(none->has_value());
     reader.pinpad = true;
-    reader.features = hex("060442330012070442330013");
+    reader.features = {false, true};  // no VERIFY: not a usable PIN pad
+    auto modifyOnly = pinpadFeatures(reader);
+    REQUIRE(modifyOnly);
+    CHECK_FALSE(modifyOnly->has_value());
+    reader.readerGone = true;
+    auto gone = pinpadFeatures(reader);
+    REQUIRE_FALSE(gone);
+    CHECK(gone.error().code == ErrorCode::card_removed);
+    reader.readerGone = false;
+    reader.features = {true, true};
     auto found = pinpadFeatures(reader);
     REQUIRE(found);
     REQUIRE(found->has_value());
-    CHECK((*found)->verifyPinDirect == 0x42330012u);
+    CHECK((*found)->verifyPinDirect);
+    CHECK((*found)->modifyPinDirect);
+
+    apdu::PinEntryFormat format;
     reader.pinpadAnswers = {hex("9000"), hex("63C2"), hex("6401"), hex("9000")};
     auto tx = begin(reader);
-    CHECK(verifyPinOnPinpad(tx, **found, params));
-    CHECK(reader.controls.back().first == 0x42330012u);
-    CHECK(reader.controls.back().second == buildVerifyPinStructure(params));
-    auto wrong = verifyPinOnPinpad(tx, **found, params);
+    CHECK(verifyPinOnPinpad(tx, **found, format));
+    REQUIRE(reader.verifyRequests.size() == 1);
+    // 00 20 00 00 03 and the PIN block pre-set to FF, for the reader to fill.
+    CHECK(toHex(reader.verifyRequests[0].command) == "0020000003FFFFFF");
+    CHECK(reader.verifyRequests[0].format.maxDigits == 6);
+    auto wrong = verifyPinOnPinpad(tx, **found, format);
     REQUIRE_FALSE(wrong);
+    CHECK(wrong.error().code == ErrorCode::pin_wrong);
     CHECK(wrong.error().tries_left == 2);
-    auto cancelled = verifyPinOnPinpad(tx, **found, params);
+    auto cancelled = verifyPinOnPinpad(tx, **found, format);
     REQUIRE_FALSE(cancelled);
+    CHECK(cancelled.error().code == ErrorCode::card_error);
     CHECK(cancelled.error().message.find("cancelled") != std::string::npos);
-    CHECK(changePinOnPinpad(tx, **found, params));
-    CHECK(reader.controls.back().first == 0x42330013u);
+    CHECK(changePinOnPinpad(tx, **found, format));
+    REQUIRE(reader.modifyRequests.size() == 1);
+    // 80 5E 01 00 07, the current PIN's block, the separator FF, the new PIN's block.
+    CHECK(toHex(reader.modifyRequests[0].command) == "805E010007FFFFFFFFFFFFFF");
+    CHECK(reader.modifyRequests[0].currentPinOffset == 0);
+    CHECK(reader.modifyRequests[0].newPinOffset == 4);
+
+    apdu::PinEntryFormat longer{4, 12, 20, 0x0409};
+    reader.pinpadAnswers = {hex("9000")};
+    CHECK(verifyPinOnPinpad(tx, **found, longer));
+    CHECK(toHex(reader.verifyRequests.back().command) == "0020000006FFFFFFFFFFFF");
+    CHECK(reader.verifyRequests.back().format.timeoutSeconds == 20);
+    CHECK(reader.verifyRequests.back().format.langId == 0x0409);
+
+    reader.pinpadAnswers = {hex("6402"), hex("900000")};
+    auto differ = changePinOnPinpad(tx, **found, format);
+    REQUIRE_FALSE(differ);
+    CHECK(differ.error().message.find("differ") != std::string::npos);
+    auto garbled = verifyPinOnPinpad(tx, **found, format);
+    REQUIRE_FALSE(garbled);
+    CHECK(garbled.error().message.find("instead of SW1 SW2") != std::string::npos);
+    auto noModify = changePinOnPinpad(tx, apdu::PinpadFeatures{true, false}, format);
+    REQUIRE_FALSE(noModify);
+    CHECK(noModify.error().code == ErrorCode::not_allowed);
 
     // Where the PIN stands: only MODIFY says; a reader failing mid-command leaves it unknown.
     CHECK_FALSE(wrong.error().pin_state);
     reader.pinpadAnswers = {hex("63C1")};
-    auto refused = changePinOnPinpad(tx, **found, params);
+    auto refused = changePinOnPinpad(tx, **found, format);
     REQUIRE_FALSE(refused);
     CHECK(refused.error().pin_state == "unchanged");
-    reader.pinpad = false;  // the control call now fails
-    auto lostVerify = verifyPinOnPinpad(tx, **found, params);
+    reader.pinpad = false;  // PIN entry now fails as if the reader lost the card
+    auto lostVerify = verifyPinOnPinpad(tx, **found, format);
     REQUIRE_FALSE(lostVerify);
     CHECK_FALSE(lostVerify.error().pin_state);
-    auto lostModify = changePinOnPinpad(tx, **found, params);
+    auto lostModify = changePinOnPinpad(tx, **found, format);
     REQUIRE_FALSE(lostModify);
     CHECK(lostModify.error().pin_state == "unknown");
     CHECK(reader.sent.empty());  // the PIN never went through the host's transmit

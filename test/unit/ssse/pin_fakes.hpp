@@ -44,23 +44,31 @@ class FakeCard : public apdu::CardConnection, public apdu::PinpadCapable {
     apdu::Protocol protocol() const override { return apdu::Protocol::t1; }
     apdu::Interface interface() const override { return apdu::Interface::contact; }
 
-    Expected<Bytes, apdu::TransportError> control(std::uint32_t code, ByteView in) override {
-        controls.emplace_back(code, Bytes(in.begin(), in.end()));
-        if (!pinpad) {
-            return unexpected(apdu::TransportError{apdu::TransportErrorKind::comm_error, "no"});
+    Expected<apdu::PinpadFeatures, apdu::TransportError> pinpadFeatures() override {
+        if (readerGone) {
+            return unexpected(apdu::TransportError{apdu::TransportErrorKind::reader_gone, "gone"});
         }
-        if (code == apdu::kIoctlGetFeatureRequest) return features;
-        if (pinpadAnswers.empty()) return hex("6400");
-        Bytes a = pinpadAnswers.front();
-        pinpadAnswers.pop_front();
-        return a;
+        if (!pinpad) return apdu::PinpadFeatures{};
+        return features;
+    }
+    Expected<Bytes, apdu::TransportError> verifyPinDirect(
+        const apdu::PinVerifyRequest& request) override {
+        verifyRequests.push_back(request);
+        return pinpadAnswer();
+    }
+    Expected<Bytes, apdu::TransportError> modifyPinDirect(
+        const apdu::PinModifyRequest& request) override {
+        modifyRequests.push_back(request);
+        return pinpadAnswer();
     }
 
     std::vector<Bytes> sent;
-    std::vector<std::pair<std::uint32_t, Bytes>> controls;
-    bool pinpad = false;
-    Bytes features;
+    bool pinpad = false;      // false: no PIN pad, and PIN entry fails as the reader lost the card
+    bool readerGone = false;  // asking for the features fails
+    apdu::PinpadFeatures features;
     std::deque<Bytes> pinpadAnswers;
+    std::vector<apdu::PinVerifyRequest> verifyRequests;
+    std::vector<apdu::PinModifyRequest> modifyRequests;
 
   protected:
     Expected<void, apdu::TransportError> beginTransaction() override { return {}; }
@@ -76,6 +84,16 @@ class FakeCard : public apdu::CardConnection, public apdu::PinpadCapable {
     }
 
   private:
+    Expected<Bytes, apdu::TransportError> pinpadAnswer() {
+        if (!pinpad) {
+            return unexpected(apdu::TransportError{apdu::TransportErrorKind::comm_error, "no"});
+        }
+        if (pinpadAnswers.empty()) return hex("6400");
+        Bytes a = pinpadAnswers.front();
+        pinpadAnswers.pop_front();
+        return a;
+    }
+
     std::string name_ = "Fake Reader 00 00";
     Bytes atr_;
     Responder responder_;
