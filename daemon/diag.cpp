@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
+#include "apdu/outcome.hpp"
 #include "apdu/ssse/application.hpp"
-#include "apdu/ssse/errors.hpp"
 #include "apdu/status_word.hpp"
 #include "apdu/trace.hpp"
 #include "daemon/card_json.hpp"
@@ -133,13 +133,13 @@ int diagApdu(ReaderDirectory& readers, const DiagOptions& options,
     if (!connection) return options.out.fail(connection.error());
     auto& card = **connection;
     auto tx = card.begin();
-    if (!tx) return options.out.fail(ssse::fromTransport(tx.error(), "starting a transaction"));
+    if (!tx) return options.out.fail(apdu::fromTransport(tx.error(), "starting a transaction"));
     nlohmann::json exchanges = nlohmann::json::array();
     for (const auto& command : commands) {
         auto response = t0Fixups ? tx->transmit(*apdu::CommandApdu::parse(command))
                                  : tx->transmitVerbatim(command);
         if (!response) {
-            return options.out.fail(ssse::fromTransport(response.error(), "sending an APDU"));
+            return options.out.fail(apdu::fromTransport(response.error(), "sending an APDU"));
         }
         Bytes raw = response->encode();
         std::string meaning = apdu::describe(response->sw());

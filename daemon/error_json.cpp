@@ -16,10 +16,10 @@ std::optional<Error> errorFromJson(const nlohmann::json& document, ErrorCode fal
     auto code = e.contains("code") && e["code"].is_string()
                     ? codeFromName(e["code"].get<std::string>())
                     : std::nullopt;
-    Error error = makeError(code.value_or(fallback),
-                            e.contains("message") && e["message"].is_string()
-                                ? e["message"].get<std::string>()
-                                : "failed without a message");
+    Error error =
+        makeError(code.value_or(fallback), e.contains("message") && e["message"].is_string()
+                                               ? e["message"].get<std::string>()
+                                               : "failed without a message");
     if (e.contains("tries_left") && e["tries_left"].is_number_integer())
         error.tries_left = e["tries_left"].get<int>();
     if (e.contains("pin_state") && e["pin_state"].is_string())

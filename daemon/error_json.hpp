@@ -13,8 +13,8 @@ namespace sscard::daemon {
 // {"code", "message", ["tries_left"], ["pin_state"]}
 nlohmann::json errorJson(const Error& error);
 
-// The Error of a {"error": {...}} document (`fallback` when its code is missing or unknown); nullopt
-// when `document` is not one.
+// The Error of a {"error": {...}} document (`fallback` when its code is missing or unknown);
+// nullopt when `document` is not one.
 std::optional<Error> errorFromJson(const nlohmann::json& document,
                                    ErrorCode fallback = ErrorCode::internal);
 

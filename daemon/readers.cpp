@@ -1,6 +1,6 @@
 #include "daemon/readers.hpp"
 
-#include "apdu/ssse/errors.hpp"
+#include "apdu/outcome.hpp"
 
 namespace sscard::daemon {
 
@@ -64,7 +64,7 @@ Expected<std::unique_ptr<apdu::CardConnection>, Error> ReaderDirectory::connect(
         if (e.kind == apdu::TransportErrorKind::card_removed) {
             return unexpected(makeError(ErrorCode::no_card, "no card in " + reader));
         }
-        return unexpected(ssse::fromTransport(e, "connecting to the card in " + reader));
+        return unexpected(apdu::fromTransport(e, "connecting to the card in " + reader));
     }
     return std::move(*connection);
 }

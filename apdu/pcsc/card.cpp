@@ -53,7 +53,8 @@ PcscCard::PcscCard(Context context, SCARDHANDLE handle, DWORD activeProtocol,
     : context_(std::move(context)),
       handle_(handle),
       reader_(std::move(readerName)),
-      receive_(kReceiveBufferSize) {
+      receive_(kReceiveBufferSize),
+      pinpad_([this](std::uint32_t code, ByteView in) { return control(code, in); }) {
     setProtocol(activeProtocol);
 }
 
@@ -173,6 +174,18 @@ Expected<Bytes, TransportError> PcscCard::control(std::uint32_t code, ByteView i
     if (rv != SCARD_S_SUCCESS) return unexpected(mapError(rv, operation("SCardControl")));
     out.resize(std::min<std::size_t>(length, out.size()));
     return out;
+}
+
+Expected<PinpadFeatures, TransportError> PcscCard::pinpadFeatures() {
+    return pinpad_.features();
+}
+
+Expected<Bytes, TransportError> PcscCard::verifyPinDirect(const PinVerifyRequest& request) {
+    return pinpad_.verifyPinDirect(request);
+}
+
+Expected<Bytes, TransportError> PcscCard::modifyPinDirect(const PinModifyRequest& request) {
+    return pinpad_.modifyPinDirect(request);
 }
 
 }  // namespace sscard::apdu::pcsc

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "apdu/pcsc/context.hpp"
+#include "apdu/pcsc/pinpad.hpp"
 #include "apdu/pinpad.hpp"
 #include "apdu/transport.hpp"
 #include "base/bytes.hpp"
@@ -50,8 +51,10 @@ class PcscCard final : public CardConnection, public PinpadCapable {
     // transmit also fails that transmit with card_reset so the caller restarts its sequence.
     bool takeResetFlag() noexcept;
 
-    // SCardControl (PC/SC part 10 features, pinpad PIN entry). Untested on real pinpad readers.
-    Expected<Bytes, TransportError> control(std::uint32_t code, ByteView in) override;
+    // PIN pad readers (PC/SC part 10, apdu/pcsc/pinpad.hpp). Untested on real PIN pad readers.
+    Expected<PinpadFeatures, TransportError> pinpadFeatures() override;
+    Expected<Bytes, TransportError> verifyPinDirect(const PinVerifyRequest& request) override;
+    Expected<Bytes, TransportError> modifyPinDirect(const PinModifyRequest& request) override;
 
   protected:
     Expected<void, TransportError> beginTransaction() override;
@@ -66,6 +69,8 @@ class PcscCard final : public CardConnection, public PinpadCapable {
     Expected<void, TransportError> reconnect();
     Expected<void, TransportError> readStatus();
     void setProtocol(DWORD activeProtocol);
+    // SCardControl, for the PIN pad.
+    Expected<Bytes, TransportError> control(std::uint32_t code, ByteView in);
 
     Context context_;
     SCARDHANDLE handle_ = 0;
@@ -76,6 +81,7 @@ class PcscCard final : public CardConnection, public PinpadCapable {
     Interface interface_ = Interface::contact;
     bool resetSeen_ = false;
     Bytes receive_;  // one receive buffer, big enough for an extended-length response
+    ReaderPinpad pinpad_;
 };
 
 }  // namespace sscard::apdu::pcsc

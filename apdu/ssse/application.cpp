@@ -3,8 +3,8 @@
 #include <map>
 
 #include "apdu/command.hpp"
+#include "apdu/outcome.hpp"
 #include "apdu/ssse/card_number.hpp"
-#include "apdu/ssse/errors.hpp"
 #include "apdu/ssse/fields.hpp"
 #include "apdu/tlv.hpp"
 
@@ -75,7 +75,7 @@ class TransmitGuard {
         auto r = tx.transmit(command, options);
         if (!r) {
             if (r.error().kind == apdu::TransportErrorKind::card_reset) resetSeen_ = true;
-            return unexpected(fromTransport(r.error(), step));
+            return unexpected(apdu::fromTransport(r.error(), step));
         }
         return std::move(*r);
     }
@@ -105,7 +105,7 @@ Expected<void, Error> SsseApplication::select() {
                                     "answered " +
                                         toHex(Bytes{r->sw1, r->sw2})));
     }
-    return unexpected(fromStatusWord(sw, "selecting the social security application"));
+    return unexpected(apdu::fromStatusWord(sw, "selecting the social security application"));
 }
 
 Expected<std::optional<Bytes>, Error> SsseApplication::readOneByTag(std::uint8_t sfi,
@@ -124,7 +124,7 @@ Expected<std::optional<Bytes>, Error> SsseApplication::readOneByTag(std::uint8_t
                                                         "(answered " +
                                                         toHex(Bytes{r->sw1, r->sw2}) + ")"));
     }
-    if (!r->ok()) return unexpected(fromStatusWord(r->sw(), what));
+    if (!r->ok()) return unexpected(apdu::fromStatusWord(r->sw(), what));
     auto tlv = apdu::parseSimpleTlv(r->data);
     if (!tlv) {
         return unexpected(makeError(ErrorCode::card_error,
@@ -166,7 +166,7 @@ Expected<std::vector<std::pair<std::uint8_t, Bytes>>, Error> SsseApplication::re
                                             ": the card requires the issuer's read key (answered " +
                                             toHex(Bytes{r->sw1, r->sw2}) + ")"));
         } else if (!isRecordMissing(r->sw())) {
-            return unexpected(fromStatusWord(r->sw(), what));
+            return unexpected(apdu::fromStatusWord(r->sw(), what));
         }
     }
     std::vector<std::pair<std::uint8_t, Bytes>> out;
@@ -245,7 +245,7 @@ Expected<CardReadResult, Error> readCard(apdu::CardConnection& connection, ReadS
         auto tx = connection.begin();
         if (!tx) {
             if (tx.error().kind == apdu::TransportErrorKind::card_reset && attempt == 0) continue;
-            return unexpected(fromTransport(tx.error(), "starting a transaction"));
+            return unexpected(apdu::fromTransport(tx.error(), "starting a transaction"));
         }
         SsseApplication app(*tx, cache);
         auto run = [&]() -> Expected<CardReadResult, Error> {

@@ -797,9 +797,9 @@ Expected<void, Error> Server::checkHandlers() const {
     for (const Permission& p : permissionTable()) {
         if (p.method == "events.subscribe") continue;
         if (impl_->handlers.count(std::string(p.method)) == 0) {
-            return unexpected(makeError(ErrorCode::internal,
-                                        "the API's permission table names " +
-                                            std::string(p.method) + ", which nothing handles"));
+            return unexpected(makeError(ErrorCode::internal, "the API's permission table names " +
+                                                                 std::string(p.method) +
+                                                                 ", which nothing handles"));
         }
     }
     return {};

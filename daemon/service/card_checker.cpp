@@ -32,7 +32,9 @@ Expected<nlohmann::json, Error> CardChecker::check(const std::optional<std::stri
     auto json = decisionJson(
         cardReadJson(card.readerName(), card.interface(), card.atr(), read->card, nullptr),
         *decision);
-    auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    auto ms = [](Clock::duration d) {
+        return std::chrono::duration<double, std::milli>(d).count();
+    };
     json["timing"] = {
         {"read_ms", ms(t1 - t0)}, {"decide_ms", ms(t2 - t1)}, {"apdus", card.apduCount()}};
     return json;

@@ -7,7 +7,7 @@ namespace sscard::daemon {
 namespace {
 
 outbox::AuditRecord auditRecord(const std::string& kind, const std::string& reader,
-                                 const ssse::CardInfo* card, const std::string& code) {
+                                const ssse::CardInfo* card, const std::string& code) {
     outbox::AuditRecord r;
     r.at = outbox::now();
     r.kind = kind;

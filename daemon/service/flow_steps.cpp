@@ -9,20 +9,20 @@ ssse::PinPolicy pinPolicyOf(const Config& config) {
     return policy;
 }
 
-ssse::PinpadParams pinpadParamsOf(const ssse::PinPolicy& policy) {
-    ssse::PinpadParams params;
+apdu::PinEntryFormat pinEntryFormatOf(const ssse::PinPolicy& policy) {
+    apdu::PinEntryFormat params;
     params.minDigits = policy.minLength;
     params.maxDigits = policy.maxLength;
     return params;
 }
 
-Expected<std::optional<ssse::PinpadFeatures>, Error> pinpadFor(PinSource source,
+Expected<std::optional<apdu::PinpadFeatures>, Error> pinpadFor(PinSource source,
                                                                apdu::CardConnection& card,
                                                                bool modify) {
-    if (source != PinSource::pinpad) return std::optional<ssse::PinpadFeatures>{};
+    if (source != PinSource::pinpad) return std::optional<apdu::PinpadFeatures>{};
     auto features = ssse::pinpadFeatures(card);
     if (!features) return unexpected(features.error());
-    if (!*features || (modify && (*features)->modifyPinDirect == 0)) {
+    if (!*features || (modify && !(*features)->modifyPinDirect)) {
         return unexpected(
             makeError(ErrorCode::not_allowed,
                       card.readerName() + " has no PIN pad for " +

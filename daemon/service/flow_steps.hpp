@@ -7,9 +7,12 @@
 #include <type_traits>
 #include <utility>
 
+#include "apdu/outcome.hpp"
+#include "apdu/pinpad.hpp"
 #include "apdu/ssse/application.hpp"
-#include "apdu/ssse/errors.hpp"
-#include "apdu/ssse/pin.hpp"
+#include "apdu/ssse/pin_commands.hpp"
+#include "apdu/ssse/pin_policy.hpp"
+#include "apdu/ssse/secret_pin.hpp"
 #include "base/error.hpp"
 #include "base/expected.hpp"
 #include "config/config.hpp"
@@ -24,12 +27,12 @@ enum class PinSource { host, pinpad };
 
 ssse::PinPolicy pinPolicyOf(const Config& config);
 
-// PIN pad parameters from the policy (the pad enforces the length only).
-ssse::PinpadParams pinpadParamsOf(const ssse::PinPolicy& policy);
+// The PIN pad's entry format from the policy (the pad enforces the length only).
+apdu::PinEntryFormat pinEntryFormatOf(const ssse::PinPolicy& policy);
 
 // The reader's PIN pad when the request asks for one; nullopt for host PINs; not_allowed when
 // the reader has none for the operation (`modify`: changing a PIN, else entering one).
-Expected<std::optional<ssse::PinpadFeatures>, Error> pinpadFor(PinSource source,
+Expected<std::optional<apdu::PinpadFeatures>, Error> pinpadFor(PinSource source,
                                                                apdu::CardConnection& card,
                                                                bool modify);
 
@@ -67,7 +70,7 @@ auto withApplication(CardDesk& desk, ssse::ReadStrategyCache& readStrategy,
     if (!held) return unexpected(held.error());
     apdu::CardConnection& card = held->card();
     auto tx = card.begin();
-    if (!tx) return unexpected(ssse::fromTransport(tx.error(), "starting a transaction"));
+    if (!tx) return unexpected(apdu::fromTransport(tx.error(), "starting a transaction"));
     ssse::SsseApplication app(*tx, readStrategy);
     if (auto selected = app.select(); !selected) return unexpected(selected.error());
     return fn(card, *tx, app);

@@ -1,5 +1,8 @@
 #include "daemon/service/issuer_flows.hpp"
 
+#include "apdu/ssse/card_keys.hpp"
+#include "apdu/ssse/issuer.hpp"
+#include "apdu/ssse/psam.hpp"
 #include "daemon/log.hpp"
 #include "daemon/service/flow_steps.hpp"
 
@@ -20,17 +23,15 @@ Expected<void, Error> IssuerFlows::requireKeys(const std::string& method) const 
     if (config_.keys.source != KeySourceKind::none) return {};
     return unexpected(makeError(
         ErrorCode::not_allowed,
-        method +
-            " needs the issuer's keys, and this terminal has none: set [keys] source = "
-            "\"psam\" and psam_reader (the SAM slot) in the configuration"));
+        method + " needs the issuer's keys, and this terminal has none: set [keys] source = "
+                 "\"psam\" and psam_reader (the SAM slot) in the configuration"));
 }
 
 template <class Fn>
 Expected<void, Error> IssuerFlows::withKeys(Fn&& fn) {
     if (softwareKeys_) return fn(*softwareKeys_);
     const std::string& reader = config_.keys.psam_reader;
-    auto psam =
-        desk_.holdReader(reader, "the PSAM ([keys] psam_reader \"" + reader + "\")");
+    auto psam = desk_.holdReader(reader, "the PSAM ([keys] psam_reader \"" + reader + "\")");
     if (!psam) return unexpected(psam.error());
     ssse::PsamOptions options;
     options.aid = fromHex(config_.keys.psam_aid).value_or(options.aid);

@@ -10,7 +10,8 @@
 #include <string>
 
 #include "apdu/ssse/application.hpp"
-#include "apdu/ssse/pin.hpp"
+#include "apdu/ssse/secret_pin.hpp"
+#include "apdu/ssse/software_keys.hpp"
 #include "base/error.hpp"
 #include "base/expected.hpp"
 #include "config/config.hpp"

@@ -5,31 +5,32 @@
 namespace sscard::daemon {
 
 Expected<VerifyOutcome, Error> PinFlows::verify(const VerifyRequest& request) {
-    return withApplication(
-        desk_, readStrategy_, request.reader,
-        [&](apdu::CardConnection& card, apdu::Transaction& tx,
-            ssse::SsseApplication&) -> Expected<VerifyOutcome, Error> {
-            auto pinpad = pinpadFor(request.source, card, false);
-            if (!pinpad) return unexpected(pinpad.error());
-            const std::optional<ssse::PinpadFeatures>& pad = *pinpad;
-            if (!attempts_.tryAttempt(card.readerName()))
-                return unexpected(tooManyAttempts(card.readerName()));
-            auto verified =
-                pad ? ssse::verifyPinOnPinpad(tx, *pad, pinpadParamsOf(pinPolicyOf(config_)))
-                    : ssse::verifyPin(tx, *request.pin);
-            VerifyOutcome outcome;
-            outcome.pinpad = pad.has_value();
-            if (!verified) {
-                Error e = std::move(verified).error();
-                if (e.code != ErrorCode::pin_wrong) return unexpected(std::move(e));
-                outcome.triesLeft = e.tries_left;
-                return outcome;
-            }
-            auto left = ssse::pinTriesLeft(tx);
-            outcome.ok = true;
-            if (left && *left) outcome.triesLeft = **left;
-            return outcome;
-        });
+    return withApplication(desk_, readStrategy_, request.reader,
+                           [&](apdu::CardConnection& card, apdu::Transaction& tx,
+                               ssse::SsseApplication&) -> Expected<VerifyOutcome, Error> {
+                               auto pinpad = pinpadFor(request.source, card, false);
+                               if (!pinpad) return unexpected(pinpad.error());
+                               const std::optional<apdu::PinpadFeatures>& pad = *pinpad;
+                               if (!attempts_.tryAttempt(card.readerName()))
+                                   return unexpected(tooManyAttempts(card.readerName()));
+                               auto verified =
+                                   pad ? ssse::verifyPinOnPinpad(
+                                             tx, *pad, pinEntryFormatOf(pinPolicyOf(config_)))
+                                       : ssse::verifyPin(tx, *request.pin);
+                               VerifyOutcome outcome;
+                               outcome.pinpad = pad.has_value();
+                               if (!verified) {
+                                   Error e = std::move(verified).error();
+                                   if (e.code != ErrorCode::pin_wrong)
+                                       return unexpected(std::move(e));
+                                   outcome.triesLeft = e.tries_left;
+                                   return outcome;
+                               }
+                               auto left = ssse::pinTriesLeft(tx);
+                               outcome.ok = true;
+                               if (left && *left) outcome.triesLeft = **left;
+                               return outcome;
+                           });
 }
 
 // From the host, the new PIN must pass the policy before the card is touched. On a PIN pad the
@@ -47,12 +48,12 @@ Expected<ChangeOutcome, Error> PinFlows::change(const ChangeRequest& request) {
             ssse::SsseApplication& app) -> Expected<ChangeOutcome, Error> {
             auto pinpad = pinpadFor(request.source, card, true);
             if (!pinpad) return unexpected(pinpad.error());
-            const std::optional<ssse::PinpadFeatures>& pad = *pinpad;
+            const std::optional<apdu::PinpadFeatures>& pad = *pinpad;
             if (!attempts_.tryAttempt(card.readerName()))
                 return unexpected(tooManyAttempts(card.readerName()));
             auto info = app.readCardInfo();
             if (!info) return unexpected(info.error());
-            auto changed = pad ? ssse::changePinOnPinpad(tx, *pad, pinpadParamsOf(policy))
+            auto changed = pad ? ssse::changePinOnPinpad(tx, *pad, pinEntryFormatOf(policy))
                                : ssse::changePin(tx, *request.oldPin, *request.newPin);
             if (!changed) return unexpected(changed.error());
             ChangeOutcome outcome;
@@ -78,7 +79,7 @@ Expected<ActivationOutcome, Error> PinFlows::activate(const ActivationRequest& r
             ssse::SsseApplication& app) -> Expected<ActivationOutcome, Error> {
             auto pinpad = pinpadFor(request.source, card, true);
             if (!pinpad) return unexpected(pinpad.error());
-            const std::optional<ssse::PinpadFeatures>& pad = *pinpad;
+            const std::optional<apdu::PinpadFeatures>& pad = *pinpad;
             auto info = app.readCardInfo();
             if (!info) return unexpected(info.error());
             if (request.oldCard.is_object() &&
@@ -87,14 +88,14 @@ Expected<ActivationOutcome, Error> PinFlows::activate(const ActivationRequest& r
                     makeError(ErrorCode::usage,
                               "old_card is this very card: insert the new card to activate"));
             }
-            if (auto allowed = requireAllowed(list_, config_, events_, *info, card.readerName(),
-                                              "card.activate_refused",
-                                              "this card may not be activated");
+            if (auto allowed =
+                    requireAllowed(list_, config_, events_, *info, card.readerName(),
+                                   "card.activate_refused", "this card may not be activated");
                 !allowed)
                 return unexpected(allowed.error());
             if (!pad) {
-                if (auto weak = checkNewPinFor(config_, app, *info, *request.newPin,
-                                               &*request.initialPin);
+                if (auto weak =
+                        checkNewPinFor(config_, app, *info, *request.newPin, &*request.initialPin);
                     !weak)
                     return unexpected(weak.error());
             }
@@ -110,7 +111,7 @@ Expected<ActivationOutcome, Error> PinFlows::activate(const ActivationRequest& r
                 }
             }
             auto changed =
-                pad ? ssse::changePinOnPinpad(tx, *pad, pinpadParamsOf(pinPolicyOf(config_)))
+                pad ? ssse::changePinOnPinpad(tx, *pad, pinEntryFormatOf(pinPolicyOf(config_)))
                     : ssse::changePin(tx, *request.initialPin, *request.newPin);
             if (!changed) {
                 events_.audit("card.activate_failed", card.readerName(), &*info,
@@ -128,23 +129,22 @@ Expected<ActivationOutcome, Error> PinFlows::activate(const ActivationRequest& r
 // the card takes that PIN, the change did happen: the activation is complete and its event is
 // queued (marked "resumed"). If not, pin_wrong: the PIN is still the initial one, start again.
 Expected<ActivationOutcome, Error> PinFlows::resumeActivation(const ActivationRequest& request) {
-    return withApplication(
-        desk_, readStrategy_, request.reader,
-        [&](apdu::CardConnection& card, apdu::Transaction& tx,
-            ssse::SsseApplication& app) -> Expected<ActivationOutcome, Error> {
-            auto info = app.readCardInfo();
-            if (!info) return unexpected(info.error());
-            if (auto allowed = requireAllowed(list_, config_, events_, *info, card.readerName(),
-                                              "card.activate_refused",
-                                              "this card may not be activated");
-                !allowed)
-                return unexpected(allowed.error());
-            if (!attempts_.tryAttempt(card.readerName()))
-                return unexpected(tooManyAttempts(card.readerName()));
-            if (auto verified = ssse::verifyPin(tx, *request.newPin); !verified)
-                return unexpected(verified.error());
-            return completeActivation(card, *info, request.oldCard, true);
-        });
+    return withApplication(desk_, readStrategy_, request.reader,
+                           [&](apdu::CardConnection& card, apdu::Transaction& tx,
+                               ssse::SsseApplication& app) -> Expected<ActivationOutcome, Error> {
+                               auto info = app.readCardInfo();
+                               if (!info) return unexpected(info.error());
+                               if (auto allowed = requireAllowed(
+                                       list_, config_, events_, *info, card.readerName(),
+                                       "card.activate_refused", "this card may not be activated");
+                                   !allowed)
+                                   return unexpected(allowed.error());
+                               if (!attempts_.tryAttempt(card.readerName()))
+                                   return unexpected(tooManyAttempts(card.readerName()));
+                               if (auto verified = ssse::verifyPin(tx, *request.newPin); !verified)
+                                   return unexpected(verified.error());
+                               return completeActivation(card, *info, request.oldCard, true);
+                           });
 }
 
 Expected<ActivationOutcome, Error> PinFlows::completeActivation(const apdu::CardConnection& card,

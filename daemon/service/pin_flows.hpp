@@ -3,7 +3,8 @@
 // for it (CardDesk), counts against the per-reader attempt limit, and stores its backend event.
 //
 // Rules every flow keeps:
-//   - a new PIN chosen on the host passes the policy ([pin], pin_policy.hpp, with the holder's birth
+//   - a new PIN chosen on the host passes the policy ([pin], pin_policy.hpp, with the holder's
+//   birth
 //     date where EF06 is readable) before anything is sent to the card, so a weak PIN costs no try;
 //   - activation refuses a card the list denies (card_denied, audited) before any PIN command;
 //   - a flow that may change the PIN says where it stands when it fails (Error::pin_state):
@@ -17,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apdu/ssse/application.hpp"
-#include "apdu/ssse/pin.hpp"
+#include "apdu/ssse/secret_pin.hpp"
 #include "base/error.hpp"
 #include "base/expected.hpp"
 #include "config/config.hpp"

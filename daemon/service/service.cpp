@@ -36,9 +36,8 @@ using Clock = std::chrono::steady_clock;
 
 CardDeskOptions deskOptions(const Config& config) {
     CardDeskOptions o;
-    o.prefer = config.readers.prefer == ReaderPreference::contactless
-                   ? apdu::Interface::contactless
-                   : apdu::Interface::contact;
+    o.prefer = config.readers.prefer == ReaderPreference::contactless ? apdu::Interface::contactless
+                                                                      : apdu::Interface::contact;
     if (config.keys.source == KeySourceKind::psam) o.samSlot = config.keys.psam_reader;
     return o;
 }
@@ -171,7 +170,8 @@ int Service::waitForStop(sigset_t& signals) {
                          static_cast<long>((tick.count() % 1000000) * 1000)};
         int sig = sigtimedwait(&signals, nullptr, &timeout);
         if (sig == SIGTERM || sig == SIGINT) return sig;
-        if (sig == SIGHUP) logInfo("SIGHUP: configuration is read at start; restart to apply changes");
+        if (sig == SIGHUP)
+            logInfo("SIGHUP: configuration is read at start; restart to apply changes");
         if (watchdog) sd_notify(0, "WATCHDOG=1");
         if (Clock::now() >= nextPrune) {
             nextPrune = Clock::now() + 1h;
@@ -223,11 +223,11 @@ int Service::run() {
         sender_ = std::make_unique<outbox::Sender>(*outbox_, options);
         sender_->start();
     }
-    status_ = std::make_unique<StatusReport>(config_, desk_, list_, sync_, sender_.get(),
-                                             outbox_.get());
+    status_ =
+        std::make_unique<StatusReport>(config_, desk_, list_, sync_, sender_.get(), outbox_.get());
 
-    if (auto bound = bindApi(server_, {desk_, readStrategy_, *checker_, *pins_, *issuer_, sync_,
-                                       list_, *status_});
+    if (auto bound = bindApi(
+            server_, {desk_, readStrategy_, *checker_, *pins_, *issuer_, sync_, list_, *status_});
         !bound) {
         logError(errorText(bound.error()));
         return exitStatus(bound.error().code);

@@ -62,7 +62,8 @@ Expected<blacklist::SyncResult, Error> SyncScheduler::syncNow() {
         auto answer = nlohmann::json::parse(run->output, nullptr, false);
         if (auto failure = errorFromJson(answer, ErrorCode::sync_failed)) {
             result = unexpected(std::move(*failure));
-        } else if (auto synced = blacklist::syncResultFromJson(answer); synced && run->status == 0) {
+        } else if (auto synced = blacklist::syncResultFromJson(answer);
+                   synced && run->status == 0) {
             result = *synced;
         } else {
             result = unexpected(makeError(ErrorCode::sync_failed,

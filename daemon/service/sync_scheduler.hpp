@@ -2,9 +2,9 @@
 // failures it backs off, doubling up to 16×, never beyond 15 minutes or the poll interval if
 // longer), and on request (list.sync). One sync runs at a time.
 //
-// The sync runs in a child process (`sscardd sync --json`): a 10 M-entry download needs a few hundred
-// MiB while it runs, which glibc would otherwise keep in the long-running daemon. Killing the child
-// is safe: each update is one SQLite transaction.
+// The sync runs in a child process (`sscardd sync --json`): a 10 M-entry download needs a few
+// hundred MiB while it runs, which glibc would otherwise keep in the long-running daemon. Killing
+// the child is safe: each update is one SQLite transaction.
 #pragma once
 
 #include <sys/types.h>
@@ -32,7 +32,8 @@ struct SyncState {
 class SyncScheduler {
   public:
     // `onUpdated` runs (on the syncing thread) after a sync that changed the list's version.
-    SyncScheduler(const Config& config, std::function<void(const blacklist::SyncResult&)> onUpdated);
+    SyncScheduler(const Config& config,
+                  std::function<void(const blacklist::SyncResult&)> onUpdated);
     ~SyncScheduler();  // stop()
 
     // Starts the periodic loop (only when [list] feed_url is set; says so in the log otherwise).

@@ -1,4 +1,4 @@
-// Drives the PIN library (apdu/ssse/pin.hpp) through the real PC/SC stack for
+// Drives the PIN modules (apdu/ssse/pin_commands.hpp, issuer.hpp) through the real PC/SC stack for
 // test/integration/test_pin_flows.py. PINs come from stdin, never from argv (visible in ps).
 //
 //   pin_flows_driver --card READER [--psam READER | --keys FILE --allow-software-keys]
@@ -19,10 +19,15 @@
 #include <sstream>
 #include <string>
 
+#include "apdu/outcome.hpp"
 #include "apdu/pcsc/card.hpp"
 #include "apdu/ssse/application.hpp"
-#include "apdu/ssse/errors.hpp"
-#include "apdu/ssse/pin.hpp"
+#include "apdu/ssse/card_keys.hpp"
+#include "apdu/ssse/issuer.hpp"
+#include "apdu/ssse/pin_commands.hpp"
+#include "apdu/ssse/psam.hpp"
+#include "apdu/ssse/secret_pin.hpp"
+#include "apdu/ssse/software_keys.hpp"
 #include "crypto/wipe.hpp"
 
 using namespace sscard;
@@ -145,10 +150,10 @@ class Driver {
     template <class F>
     Expected<void, Error> withCard(F&& body) {
         auto card = apdu::pcsc::PcscCard::connect(o_.card);
-        if (!card) return unexpected(fromTransport(card.error(), "connecting to the card"));
+        if (!card) return unexpected(apdu::fromTransport(card.error(), "connecting to the card"));
         (*card)->setTracer(tracer("card"));
         auto tx = (*card)->begin();
-        if (!tx) return unexpected(fromTransport(tx.error(), "starting a transaction"));
+        if (!tx) return unexpected(apdu::fromTransport(tx.error(), "starting a transaction"));
         SsseApplication app(*tx, cache_);
         if (auto s = app.select(); !s) return s;
         return body(*tx, app);
@@ -158,7 +163,7 @@ class Driver {
         std::unique_ptr<apdu::pcsc::PcscCard>& psamCard) {
         if (!o_.psam.empty()) {
             auto c = apdu::pcsc::PcscCard::connect(o_.psam);
-            if (!c) return unexpected(fromTransport(c.error(), "connecting to the PSAM"));
+            if (!c) return unexpected(apdu::fromTransport(c.error(), "connecting to the PSAM"));
             psamCard = std::move(*c);
             psamCard->setTracer(tracer("psam"));
             PsamOptions options;

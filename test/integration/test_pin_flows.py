@@ -1,7 +1,7 @@
-"""PIN flows of the library (apdu/ssse/pin.hpp) through the real pcscd + vpcd: VERIFY with a
-falling retry counter, the blocked PIN, the issuer reset through the virtual PSAM in a second
-reader (and through a software key file), CHANGE PIN; then no PIN in any log, trace or file the
-test produced (ASCII or BCD).
+"""PIN flows of the library (apdu/ssse/pin_commands.hpp, issuer.hpp) through the real pcscd + vpcd:
+VERIFY with a falling retry counter, the blocked PIN, the issuer reset through the virtual PSAM in
+a second reader (and through a software key file), CHANGE PIN; then no PIN in any log, trace or
+file the test produced (ASCII or BCD).
 
 The driver (pin_flows_driver, path in SSCARD_PIN_DRIVER) reads PINs from stdin."""
 import glob

@@ -34,11 +34,11 @@ int main(int argc, char** argv) {
     options.max_clients = static_cast<std::size_t>(clients) + 8;
     Server server(options);
     auto started = Clock::now();
-    bool registered =
-        server.registerMethod("status", [started](const Caller&, const json&, Reply reply) {
-            auto up = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started);
-            reply(json{{"version", "bench"}, {"uptime_s", up.count()}, {"list", {{"version", 42}}}});
-        });
+    bool registered = server.registerMethod("status", [started](const Caller&, const json&,
+                                                                Reply reply) {
+        auto up = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started);
+        reply(json{{"version", "bench"}, {"uptime_s", up.count()}, {"list", {{"version", 42}}}});
+    });
     if (!registered) {
         std::fprintf(stderr, "bench_api: cannot register status\n");
         return 1;

@@ -2,7 +2,7 @@
 
 What a terminal's SAM slot does for the social security card's issuer operations
 (reference/ssse-card.md section 4), in the convention the project implements
-(apdu/ssse/pin.hpp, PsamKeySource):
+(apdu/ssse/psam.hpp, PsamKeySource):
 
   00 A4 04 00 06 D15600000590            SELECT the PSAM application
   BF EC 00 00 01 <b>                     initialise for the province: b = first byte of the

@@ -42,9 +42,8 @@ std::string pinDigits(ByteView data) {
 }  // namespace
 
 int FakeCardState::countSent(std::uint8_t ins) const {
-    return static_cast<int>(std::count_if(sent.begin(), sent.end(), [&](const Bytes& c) {
-        return c.size() >= 2 && c[1] == ins;
-    }));
+    return static_cast<int>(std::count_if(
+        sent.begin(), sent.end(), [&](const Bytes& c) { return c.size() >= 2 && c[1] == ins; }));
 }
 
 Expected<void, apdu::TransportError> FakeSsseCard::beginTransaction() {

@@ -1,14 +1,14 @@
-#include "apdu/ssse/errors.hpp"
+#include "apdu/outcome.hpp"
 
 #include <cstdio>
 #include <string>
 
 #include "apdu/status_word.hpp"
 
-namespace sscard::ssse {
+namespace sscard::apdu {
 
-Error fromTransport(const apdu::TransportError& error, std::string_view step) {
-    using K = apdu::TransportErrorKind;
+Error fromTransport(const TransportError& error, std::string_view step) {
+    using K = TransportErrorKind;
     std::string what = std::string(step) + ": " + error.message;
     switch (error.kind) {
         case K::card_removed:
@@ -32,8 +32,8 @@ Error fromTransport(const apdu::TransportError& error, std::string_view step) {
 Error fromStatusWord(std::uint16_t sw, std::string_view step) {
     char hex[8];
     std::snprintf(hex, sizeof hex, "%04X", sw);
-    return makeError(ErrorCode::card_error, std::string(step) + ": card answered " + hex + " (" +
-                                                apdu::describe(sw) + ")");
+    return makeError(ErrorCode::card_error,
+                     std::string(step) + ": card answered " + hex + " (" + describe(sw) + ")");
 }
 
-}  // namespace sscard::ssse
+}  // namespace sscard::apdu
