@@ -70,7 +70,10 @@ Expected<void, Error> bindApi(api::Server& server, ApiTargets t) {
     methods.emplace_back(
         "card.read", [&desk = t.desk, &strategy = t.readStrategy](
                          const api::Caller&, const nlohmann::json& params, api::Reply reply) {
-            bool holder = params.is_object() && params.value("holder", false);
+            if (params.is_object() && params.contains("holder") && !params["holder"].is_boolean())
+                return (void)reply(makeError(ErrorCode::usage, "\"holder\" must be true or false"));
+            bool holder =
+                params.is_object() && params.contains("holder") && params["holder"].get<bool>();
             auto held = desk.hold(readerParam(params));
             if (!held) return (void)reply(held.error());
             apdu::CardConnection& card = held->card();

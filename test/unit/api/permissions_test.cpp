@@ -118,3 +118,16 @@ TEST_CASE("group lookups") {
     // A uid without a passwd entry: only its primary group.
     CHECK(userGroups(2147480000, 4242) == std::vector<gid_t>{4242});
 }
+
+TEST_CASE("the table says which calls hand out holder data") {
+    const Permission* read = findPermission("card.read");
+    REQUIRE(read != nullptr);
+    CHECK(asksForPersonalData(*read, nlohmann::json{{"holder", true}}));
+    CHECK_FALSE(asksForPersonalData(*read, nlohmann::json{{"holder", false}}));
+    CHECK_FALSE(asksForPersonalData(*read, nlohmann::json::object()));
+    CHECK_FALSE(asksForPersonalData(*read, nlohmann::json{{"holder", "yes"}}));  // not a bool
+    const Permission* check = findPermission("card.check");
+    REQUIRE(check != nullptr);
+    CHECK_FALSE(asksForPersonalData(*check, nlohmann::json{{"holder", true}}));
+    CHECK(findPermission("no.such.method") == nullptr);
+}

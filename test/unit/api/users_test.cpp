@@ -265,11 +265,11 @@ TEST_CASE("a kiosk user gets kiosk methods but not admin ones; no personal data"
             std::this_thread::sleep_for(20ms);
         }
     });
-    Outcome o =
-        runAs(*kiosk, server.socketPath(),
-              req(1, "status") + req(2, "card.read") + req(3, "pin.reset") + req(4, "list.lookup") +
-                  req(5, "no.such.method") + req(6, "events.subscribe"),
-              8);
+    Outcome o = runAs(*kiosk, server.socketPath(),
+                      req(1, "status") + req(2, "card.read") + req(3, "pin.reset") +
+                          req(4, "list.lookup") + req(5, "no.such.method") +
+                          req(6, "events.subscribe") + req(7, "card.read", {{"holder", true}}),
+                      9);
     done = true;
     ticker.join();
     REQUIRE(o.connect_errno == 0);
@@ -282,7 +282,7 @@ TEST_CASE("a kiosk user gets kiosk methods but not admin ones; no personal data"
         else
             notifications.push_back(l);
     }
-    REQUIRE(byId.size() == 6);
+    REQUIRE(byId.size() == 7);
     CHECK(byId[1]["result"]["role"] == "kiosk");
     CHECK(byId[1]["result"]["uid"] == kiosk->uid);
     CHECK(byId[2]["result"]["method"] == "card.read");
@@ -291,6 +291,9 @@ TEST_CASE("a kiosk user gets kiosk methods but not admin ones; no personal data"
     CHECK(byId[4]["error"]["data"]["code"] == "not_allowed");
     CHECK(byId[5]["error"]["code"] == -32601);
     CHECK(byId[6]["result"]["subscribed"] == true);
+    // Holder data is the permission table's rule, applied by the server: the handler never runs.
+    CHECK(byId[7]["error"]["data"]["code"] == "not_allowed");
+    CHECK_FALSE(byId[7].contains("result"));
     REQUIRE_FALSE(notifications.empty());
     for (const json& n : notifications) {
         CHECK(n["method"] == "card.checked");
@@ -302,7 +305,7 @@ TEST_CASE("a kiosk user gets kiosk methods but not admin ones; no personal data"
     REQUIRE(pd);
     Account withPd = *kiosk;
     withPd.groups.push_back(pd->gr_gid);
-    o = runAs(withPd, server.socketPath(), req(1, "card.read"), 1);
+    o = runAs(withPd, server.socketPath(), req(1, "card.read", {{"holder", true}}), 1);
     REQUIRE(o.lines.size() == 1);
     CHECK(o.lines[0]["result"]["role"] == "kiosk");
     CHECK(o.lines[0]["result"]["personal_data"] == true);
