@@ -9,7 +9,7 @@
 #include <exception>
 #include <stdexcept>
 
-#include "daemon/outbox/sqlite.hpp"
+#include "base/sqlite.hpp"
 
 namespace sscard::outbox {
 
@@ -153,8 +153,8 @@ std::string rfc3339(TimePoint t) {
 struct Outbox::Impl {
     OutboxOptions options;
     std::mutex mu;
-    detail::Db db;  // declared before the statements: they are finalized first
-    detail::Stmt insert, pending, due, next, count, del, failed, resched;
+    sqlite::Db db;  // declared before the statements: they are finalized first
+    sqlite::Stmt insert, pending, due, next, count, del, failed, resched;
 };
 
 Outbox::Outbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -166,16 +166,19 @@ Expected<std::unique_ptr<Outbox>, Error> Outbox::open(const std::filesystem::pat
     try {
         auto impl = std::make_unique<Impl>();
         impl->options = std::move(options);
-        auto db = detail::Db::open(
-            path, impl->options.durable ? detail::Sync::full : detail::Sync::normal,
-            impl->options.busy_timeout_ms);
+        sqlite::OpenOptions db_options;
+        db_options.wal = impl->options.durable ? sqlite::Sync::full : sqlite::Sync::normal;
+        db_options.busy_timeout_ms = impl->options.busy_timeout_ms;
+        db_options.mmap_size = 0;  // no mmap: it would turn I/O errors into signals
+        db_options.extended_result_codes = true;
+        auto db = sqlite::Db::open(path, std::move(db_options));
         if (!db) return unexpected(db.error());
         impl->db = std::move(*db);
         if (auto r = impl->db.exec(kSchema); !r) return unexpected(r.error());
 
         const std::string cols = kColumns;
         struct {
-            detail::Stmt* stmt;
+            sqlite::Stmt* stmt;
             std::string sql;
         } stmts[] = {
             {&impl->insert,
@@ -270,7 +273,7 @@ Expected<std::string, Error> Outbox::enqueue(std::string_view type, const CardRe
 
 namespace {
 
-Expected<std::vector<PendingEvent>, Error> readEvents(detail::Db& db, detail::Stmt& s) {
+Expected<std::vector<PendingEvent>, Error> readEvents(sqlite::Db& db, sqlite::Stmt& s) {
     std::vector<PendingEvent> out;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
