@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "base/clock.hpp"
 #include "base/http_client.hpp"
 #include "blacklist/feed.hpp"
 #include "blacklist/store.hpp"
@@ -129,12 +130,6 @@ Expected<std::uint64_t, Error> downloadFile(Fetcher& f, const SyncOptions& o, co
     return d.received;
 }
 
-std::int64_t unixNow() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 }  // namespace
 
 std::string_view outcomeName(SyncOutcome o) {
@@ -177,7 +172,7 @@ Expected<SyncResult, Error> syncOnce(const SyncOptions& o) {
     if (!store) return unexpected(store.error());
     auto meta = store->status();
     if (!meta) return unexpected(meta.error());
-    std::int64_t now = o.now ? *o.now : unixNow();
+    std::int64_t now = o.now ? *o.now : unixSecondsNow();
     now = std::max(now, meta->feed_time);  // never before the newest verified feed time
 
     SyncResult res;

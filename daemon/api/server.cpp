@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/errno_text.hpp"
 #include "crypto/wipe.hpp"
 
 namespace sscard::api {
@@ -27,11 +28,6 @@ namespace sscard::api {
 namespace {
 
 using nlohmann::json;
-
-std::string errnoText(int err) {
-    char buf[256];
-    return std::string(strerror_r(err, buf, sizeof buf));
-}
 
 Error failure(const std::string& path, const std::string& what, int err) {
     return makeError(ErrorCode::internal,

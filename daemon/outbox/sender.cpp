@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "base/backoff.hpp"
 #include "base/http_client.hpp"
 
 namespace sscard::outbox {
@@ -78,16 +79,7 @@ AttemptClass classifyStatus(long http_status) {
 }
 
 milliseconds backoffDelay(int failures, milliseconds initial, milliseconds max, double unit) {
-    if (failures < 1) failures = 1;
-    if (initial.count() < 1) initial = milliseconds(1);
-    if (max < initial) max = initial;
-    milliseconds d = initial;
-    for (int i = 1; i < failures && d < max; ++i) d *= 2;
-    d = std::min(d, max);
-    unit = std::clamp(unit, 0.0, 1.0);
-    auto jittered = static_cast<milliseconds::rep>(
-        std::llround(static_cast<double>(d.count()) * (0.5 + 0.5 * unit)));
-    return milliseconds(std::max<milliseconds::rep>(jittered, 1));
+    return sscard::backoffDelay(BackoffPolicy{initial, max, 0.5, 0.0}, failures, unit);
 }
 
 nlohmann::json toJson(const SenderStatus& s) {
