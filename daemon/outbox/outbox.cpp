@@ -1,7 +1,7 @@
 #include "daemon/outbox/outbox.hpp"
 
-#include <openssl/rand.h>
 #include <sqlite3.h>
+#include <systemd/sd-id128.h>
 
 #include <array>
 #include <cstdio>
@@ -9,6 +9,7 @@
 #include <exception>
 #include <stdexcept>
 
+#include "base/errno_text.hpp"
 #include "base/sqlite.hpp"
 
 namespace sscard::outbox {
@@ -114,22 +115,19 @@ bool isPinLikeKey(std::string_view key) {
            n == "pin_code" || n == "pincode";
 }
 
-std::string newUuidV4() {
-    std::array<unsigned char, 16> b{};
-    if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
-        throw std::runtime_error("RAND_bytes failed");
+Expected<std::string, Error> newUuidV4() {
+    sd_id128_t id;
+    // Version 4, variant 1, from getrandom(); never a fallback to a weaker source.
+    if (int r = sd_id128_randomize(&id); r < 0) {
+        return unexpected(
+            makeError(ErrorCode::internal, "cannot make a random event id: " + errnoText(-r)));
     }
-    b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);  // version 4
-    b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);  // variant 10xx
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(36);
-    for (std::size_t i = 0; i < b.size(); ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-        out += kHex[b[i] >> 4];
-        out += kHex[b[i] & 0x0F];
+    char text[SD_ID128_UUID_STRING_MAX];
+    try {
+        return std::string(sd_id128_to_uuid_string(id, text));
+    } catch (const std::exception& e) {
+        return unexpected(makeError(ErrorCode::internal, e.what()));
     }
-    return out;
 }
 
 std::string rfc3339(TimePoint t) {
@@ -219,7 +217,9 @@ Expected<std::string, Error> Outbox::enqueue(std::string_view type, const CardRe
             return unexpected(invalid("refusing an event field named like a PIN: \"" + *key +
                                       "\" (no PIN is ever part of an event)"));
         }
-        id = newUuidV4();
+        auto uuid = newUuidV4();
+        if (!uuid) return unexpected(uuid.error());
+        id = std::move(*uuid);
         TimePoint at = now();
         ordered_json body;
         body["event_id"] = id;
