@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "base/clock.hpp"
+#include "base/errno_text.hpp"
 #include "blacklist/codec.hpp"
 #include "crypto/sha256.hpp"
 
@@ -87,7 +89,7 @@ Expected<void, Error> writeFileAtomic(const std::filesystem::path& path, ByteVie
     auto tmp = path;
     tmp += ".tmp." + std::to_string(::getpid());
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return unexpected(ioError(tmp.string() + ": " + std::strerror(errno)));
+    if (fd < 0) return unexpected(ioError(tmp.string() + ": " + errnoText(errno)));
     std::size_t off = 0;
     bool ok = true;
     while (ok && off < data.size()) {
@@ -123,10 +125,7 @@ Expected<void, Error> writeFileAtomic(const std::filesystem::path& path, ByteVie
 
 Expected<PublishResult, Error> publish(const std::vector<Record>& sorted, const PublishOptions& o) {
     if (o.keys.empty()) return unexpected(makeError(ErrorCode::usage, "no signing key"));
-    std::int64_t now = o.now != 0 ? o.now
-                                  : std::chrono::duration_cast<std::chrono::seconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count();
+    std::int64_t now = o.now != 0 ? o.now : unixSecondsNow();
     // The previous version, if any.
     std::optional<Manifest> prev;
     std::optional<TopFile> prev_top;

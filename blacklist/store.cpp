@@ -1,6 +1,6 @@
 #include "blacklist/store.hpp"
 
-#include <sqlite3.h>
+#include <sqlite3.h>  // result codes
 
 #include <algorithm>
 #include <utility>
@@ -25,27 +25,6 @@ CREATE TABLE IF NOT EXISTS by_number(
     PRIMARY KEY (region, number)) WITHOUT ROWID;
 )sql";
 
-struct Stmt {
-    sqlite3_stmt* s = nullptr;
-    ~Stmt() { sqlite3_finalize(s); }
-    void reset() {
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-    }
-    void resetKeepBindings() { sqlite3_reset(s); }
-};
-
-void bindOpt(sqlite3_stmt* s, int i, const std::optional<std::int64_t>& v) {
-    if (v)
-        sqlite3_bind_int64(s, i, *v);
-    else
-        sqlite3_bind_null(s, i);
-}
-std::optional<std::int64_t> colOpt(sqlite3_stmt* s, int i) {
-    if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
-    return sqlite3_column_int64(s, i);
-}
-
 std::string joinIds(const std::vector<std::string>& ids) {
     std::string out;
     for (const auto& id : ids) out += (out.empty() ? "" : ",") + id;
@@ -55,112 +34,97 @@ std::string joinIds(const std::vector<std::string>& ids) {
 }  // namespace
 
 struct Store::Statements {
-    Stmt get_id, get_card, get_num, ins_id, ins_num, del_id, del_num;
+    sqlite::Stmt get_id, get_card, get_num, get_meta;
+    sqlite::Stmt ins_id, ins_num, del_id, del_num, set_meta, touch;  // read-write only
 };
-
-Error Store::dbError(const std::string& what) const {
-    return makeError(ErrorCode::list_unavailable,
-                     what + ": " + (db_ ? sqlite3_errmsg(db_) : "cannot open database"));
-}
-
-Expected<void, Error> Store::exec(const char* sql) {
-    char* msg = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-        std::string m = msg ? msg : "error";
-        sqlite3_free(msg);
-        return unexpected(
-            makeError(ErrorCode::list_unavailable, std::string("list database: ") + m));
-    }
-    return {};
-}
 
 Expected<Store, Error> Store::open(const std::filesystem::path& path, bool read_only) {
     Store s;
     s.st_ = std::make_unique<Statements>();
-    int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    if (sqlite3_open_v2(path.c_str(), &s.db_, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-        return unexpected(s.dbError(path.string()));
-    }
-    sqlite3_busy_timeout(s.db_, 5000);
-    (void)s.exec("PRAGMA cache_size=-16384");
+    sqlite::OpenOptions options;
+    options.read_only = read_only;
+    if (!read_only) options.wal = sqlite::Sync::normal;
+    options.busy_timeout_ms = 5000;
+    options.cache_size_kib = 16384;
+    options.error_code = ErrorCode::list_unavailable;
+    options.label = "list database";
+    auto db = sqlite::Db::open(path, std::move(options));
+    if (!db) return unexpected(db.error());
+    s.db_ = std::move(*db);
     if (!read_only) {
-        auto r = s.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
-        if (!r) return unexpected(r.error());
-        r = s.exec(kSchema);
+        auto r = s.db_.exec(kSchema);
         if (!r) return unexpected(r.error());
     }
-    auto prep = [&](Stmt& st, const char* sql) {
-        return sqlite3_prepare_v3(s.db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st.s, nullptr) ==
-               SQLITE_OK;
+    struct {
+        sqlite::Stmt* stmt;
+        const char* sql;
+        bool writes;
+    } stmts[] = {
+        {&s.st_->get_id,
+         "SELECT region, number, state, eff, exp, repl FROM by_id WHERE hi=?1 AND lo=?2", false},
+        {&s.st_->get_card,
+         "SELECT 0, region, number, state, eff, exp, repl FROM by_id WHERE hi=?1 AND lo=?2 "
+         "UNION ALL "
+         "SELECT 1, region, number, state, eff, exp, repl FROM by_number "
+         "WHERE region=?3 AND number=?4",
+         false},
+        {&s.st_->get_num,
+         "SELECT state, eff, exp, repl FROM by_number WHERE region=?1 AND number=?2", false},
+        {&s.st_->get_meta,
+         "SELECT version, expires, feed_time, fetched, checked, count, digest, key_ids, etag "
+         "FROM meta WHERE id=1",
+         false},
+        {&s.st_->ins_id, "INSERT INTO by_id VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", true},
+        {&s.st_->ins_num, "INSERT INTO by_number VALUES (?1, ?2, ?3, ?4, ?5, ?6)", true},
+        {&s.st_->del_id, "DELETE FROM by_id WHERE hi=?1 AND lo=?2", true},
+        {&s.st_->del_num, "DELETE FROM by_number WHERE region=?1 AND number=?2", true},
+        {&s.st_->set_meta,
+         "UPDATE meta SET version=?1, expires=?2, feed_time=MAX(feed_time, ?3), "
+         "fetched=?4, checked=?4, count=?5, digest=?6, key_ids=?7, etag=?8 WHERE id=1",
+         true},
+        {&s.st_->touch, "UPDATE meta SET checked=MAX(checked, ?1), etag=?2 WHERE id=1", true},
     };
-    bool ok =
-        prep(s.st_->get_id,
-             "SELECT region, number, state, eff, exp, repl FROM by_id WHERE hi=?1 AND lo=?2") &&
-        prep(s.st_->get_card,
-             "SELECT 0, region, number, state, eff, exp, repl FROM by_id WHERE hi=?1 AND lo=?2 "
-             "UNION ALL "
-             "SELECT 1, region, number, state, eff, exp, repl FROM by_number "
-             "WHERE region=?3 AND number=?4") &&
-        prep(s.st_->get_num,
-             "SELECT state, eff, exp, repl FROM by_number WHERE region=?1 AND number=?2");
-    if (!read_only) {
-        ok = ok &&
-             prep(s.st_->ins_id, "INSERT INTO by_id VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)") &&
-             prep(s.st_->ins_num, "INSERT INTO by_number VALUES (?1, ?2, ?3, ?4, ?5, ?6)") &&
-             prep(s.st_->del_id, "DELETE FROM by_id WHERE hi=?1 AND lo=?2") &&
-             prep(s.st_->del_num, "DELETE FROM by_number WHERE region=?1 AND number=?2");
+    for (auto& st : stmts) {
+        if (st.writes && read_only) continue;
+        auto prepared = s.db_.prepare(st.sql);
+        if (!prepared) return unexpected(s.db_.fail(path.string()));
+        *st.stmt = std::move(*prepared);
     }
-    if (!ok) return unexpected(s.dbError(path.string()));
     return s;
 }
 
-Store::Store(Store&& o) noexcept : db_(std::exchange(o.db_, nullptr)), st_(std::move(o.st_)) {}
-Store& Store::operator=(Store&& o) noexcept {
-    if (this != &o) {
-        st_.reset();
-        sqlite3_close(db_);
-        db_ = std::exchange(o.db_, nullptr);
-        st_ = std::move(o.st_);
-    }
-    return *this;
-}
-Store::~Store() {
-    st_.reset();
-    if (db_) sqlite3_close(db_);
-}
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+Store::~Store() = default;
 
 Expected<std::optional<Entry>, Error> Store::lookupCardId(std::string_view card_id) {
     auto k = encodeCardId(card_id);
     if (!k) return std::optional<Entry>{};
-    sqlite3_stmt* s = st_->get_id.s;
-    sqlite3_bind_int64(s, 1, k->hi);
-    sqlite3_bind_int64(s, 2, k->lo);
-    int rc = sqlite3_step(s);
+    sqlite::Stmt& s = st_->get_id;
+    int rc = s.bindPair(1, k->hi, k->lo).step();
     std::optional<Entry> out;
     if (rc == SQLITE_ROW) {
         Record r;
         r.has_id = true;
         r.id = *k;
-        r.region = sqlite3_column_int64(s, 0);
-        r.number = sqlite3_column_int64(s, 1);
-        r.state = static_cast<State>(sqlite3_column_int(s, 2) & 3);
-        r.effective_at = sqlite3_column_int64(s, 3);
-        r.expires_at = colOpt(s, 4);
-        r.replaced_by = colOpt(s, 5);
+        r.region = s.colInt(0);
+        r.number = s.colInt(1);
+        r.state = static_cast<State>(s.colInt(2) & 3);
+        r.effective_at = s.colInt(3);
+        r.expires_at = s.colOptInt(4);
+        r.replaced_by = s.colOptInt(5);
         out = toEntry(r);
     }
-    st_->get_id.reset();
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return unexpected(dbError("list lookup"));
+    s.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return unexpected(db_.fail("list lookup"));
     return out;
 }
 
 Expected<bool, Error> Store::containsId(IdKey k) {
-    sqlite3_stmt* s = st_->get_id.s;
-    sqlite3_bind_int64(s, 1, k.hi);
-    sqlite3_bind_int64(s, 2, k.lo);
-    int rc = sqlite3_step(s);
-    st_->get_id.reset();
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return unexpected(dbError("list lookup"));
+    sqlite::Stmt& s = st_->get_id;
+    int rc = s.bindPair(1, k.hi, k.lo).step();
+    s.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return unexpected(db_.fail("list lookup"));
     return rc == SQLITE_ROW;
 }
 
@@ -168,23 +132,21 @@ Expected<std::optional<Entry>, Error> Store::lookupNumber(std::string_view regio
                                                           std::string_view card_number) {
     auto k = encodeNumberKey(region, card_number);
     if (!k) return std::optional<Entry>{};
-    sqlite3_stmt* s = st_->get_num.s;
-    sqlite3_bind_int64(s, 1, k->region);
-    sqlite3_bind_int64(s, 2, k->number);
-    int rc = sqlite3_step(s);
+    sqlite::Stmt& s = st_->get_num;
+    int rc = s.bindPair(1, k->region, k->number).step();
     std::optional<Entry> out;
     if (rc == SQLITE_ROW) {
         Record r;
         r.region = k->region;
         r.number = k->number;
-        r.state = static_cast<State>(sqlite3_column_int(s, 0) & 3);
-        r.effective_at = sqlite3_column_int64(s, 1);
-        r.expires_at = colOpt(s, 2);
-        r.replaced_by = colOpt(s, 3);
+        r.state = static_cast<State>(s.colInt(0) & 3);
+        r.effective_at = s.colInt(1);
+        r.expires_at = s.colOptInt(2);
+        r.replaced_by = s.colOptInt(3);
         out = toEntry(r);
     }
-    st_->get_num.reset();
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return unexpected(dbError("list lookup"));
+    s.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return unexpected(db_.fail("list lookup"));
     return out;
 }
 
@@ -194,109 +156,88 @@ Expected<std::vector<Entry>, Error> Store::lookup(const CardFacts& card) {
     std::optional<IdKey> id = card.card_id ? encodeCardId(*card.card_id) : std::nullopt;
     auto num = encodeNumberKey(card.region, card.card_number);
     if (!id && !num) return out;
-    sqlite3_stmt* s = st_->get_card.s;
-    if (id) {
-        sqlite3_bind_int64(s, 1, id->hi);
-        sqlite3_bind_int64(s, 2, id->lo);
-    }  // else NULL: matches nothing
-    if (num) {
-        sqlite3_bind_int64(s, 3, num->region);
-        sqlite3_bind_int64(s, 4, num->number);
-    }
+    sqlite::Stmt& s = st_->get_card;
+    if (id) s.bindPair(1, id->hi, id->lo);  // else NULL: matches nothing
+    if (num) s.bindPair(3, num->region, num->number);
     int rc = SQLITE_ROW;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = s.step()) == SQLITE_ROW) {
         Record r;
-        r.has_id = sqlite3_column_int(s, 0) == 0;
+        r.has_id = s.colInt(0) == 0;
         if (r.has_id) r.id = *id;
-        r.region = sqlite3_column_int64(s, 1);
-        r.number = sqlite3_column_int64(s, 2);
-        r.state = static_cast<State>(sqlite3_column_int(s, 3) & 3);
-        r.effective_at = sqlite3_column_int64(s, 4);
-        r.expires_at = colOpt(s, 5);
-        r.replaced_by = colOpt(s, 6);
+        r.region = s.colInt(1);
+        r.number = s.colInt(2);
+        r.state = static_cast<State>(s.colInt(3) & 3);
+        r.effective_at = s.colInt(4);
+        r.expires_at = s.colOptInt(5);
+        r.replaced_by = s.colOptInt(6);
         out.push_back(toEntry(r));
     }
-    st_->get_card.reset();
-    if (rc != SQLITE_DONE) return unexpected(dbError("list lookup"));
+    s.reset();
+    if (rc != SQLITE_DONE) return unexpected(db_.fail("list lookup"));
     return out;
 }
 
 Expected<ListMeta, Error> Store::status() {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_,
-                           "SELECT version, expires, feed_time, fetched, checked, count, digest, "
-                           "key_ids, etag FROM meta WHERE id=1",
-                           -1, &s, nullptr) != SQLITE_OK) {
-        return unexpected(dbError("list status"));
-    }
+    sqlite::Stmt& s = st_->get_meta;
     ListMeta m;
-    int rc = sqlite3_step(s);
+    int rc = s.step();
     if (rc == SQLITE_ROW) {
-        m.version = sqlite3_column_int64(s, 0);
-        m.expires = sqlite3_column_int64(s, 1);
-        m.feed_time = sqlite3_column_int64(s, 2);
-        m.fetched = sqlite3_column_int64(s, 3);
-        m.checked = sqlite3_column_int64(s, 4);
-        m.count = sqlite3_column_int64(s, 5);
-        auto text = [&](int i) {
-            const unsigned char* t = sqlite3_column_text(s, i);
-            return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
-        };
-        m.digest = text(6);
-        std::string ids = text(7);
+        m.version = s.colInt(0);
+        m.expires = s.colInt(1);
+        m.feed_time = s.colInt(2);
+        m.fetched = s.colInt(3);
+        m.checked = s.colInt(4);
+        m.count = s.colInt(5);
+        m.digest = s.colText(6);
+        std::string_view ids = s.colTextView(7);
         for (std::size_t p = 0; !ids.empty() && p <= ids.size();) {
             std::size_t c = ids.find(',', p);
-            if (c == std::string::npos) c = ids.size();
-            m.key_ids.push_back(ids.substr(p, c - p));
+            if (c == std::string_view::npos) c = ids.size();
+            m.key_ids.emplace_back(ids.substr(p, c - p));
             p = c + 1;
         }
-        m.etag = text(8);
+        m.etag = s.colText(8);
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_ROW) return unexpected(dbError("list status"));
+    s.reset();
+    if (rc != SQLITE_ROW) return unexpected(db_.fail("list status"));
     return m;
 }
 
 Expected<void, Error> Store::touch(std::int64_t now, const std::string& etag) {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_, "UPDATE meta SET checked=MAX(checked, ?1), etag=?2 WHERE id=1", -1,
-                           &s, nullptr) != SQLITE_OK) {
-        return unexpected(dbError("list update"));
-    }
-    sqlite3_bind_int64(s, 1, now);
-    sqlite3_bind_text(s, 2, etag.c_str(), -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return unexpected(dbError("list update"));
+    sqlite::Stmt& s = st_->touch;
+    if (!s.valid()) return unexpected(makeError(ErrorCode::list_unavailable, "list is read-only"));
+    int rc = s.bind(1, now).bind(2, std::string_view(etag)).step();
+    s.reset();
+    if (rc != SQLITE_DONE) return unexpected(db_.fail("list update"));
     return {};
 }
 
 Expected<void, Error> Store::applyFile(const Decoder& run, const VersionInfo& info, bool delta) {
+    if (!st_->set_meta.valid()) {
+        return unexpected(makeError(ErrorCode::list_unavailable, "list is read-only"));
+    }
     // Room for the pages a delta dirties (random upserts into a 10 M-row tree: about one page per
     // change), released again afterwards; without it SQLite spills and re-reads pages. A snapshot
     // appends in key order and needs no more than the default.
-    if (delta) (void)exec("PRAGMA cache_size=-65536");
+    if (delta) (void)db_.setPragma("cache_size", -65536);
     struct CacheBack {
-        Store* s;
-        ~CacheBack() { (void)s->exec("PRAGMA cache_size=-16384"); }
-    } cache_back{this};
-    auto b = exec("BEGIN IMMEDIATE");
-    if (!b) return b;
-    auto fail = [&](Error e) -> Expected<void, Error> {
-        (void)exec("ROLLBACK");
-        return unexpected(std::move(e));
-    };
+        sqlite::Db& db;
+        ~CacheBack() { (void)db.setPragma("cache_size", -16384); }
+    } cache_back{db_};
+    sqlite::Transaction tx(db_);
+    if (auto b = tx.begin(); !b) return b;
     auto meta = status();
-    if (!meta) return fail(meta.error());
+    if (!meta) return unexpected(meta.error());
     if (info.version <= meta->version) {
-        return fail(makeError(ErrorCode::feed_rejected, "version " + std::to_string(info.version) +
-                                                            " is not above the stored version " +
-                                                            std::to_string(meta->version)));
+        return unexpected(
+            makeError(ErrorCode::feed_rejected, "version " + std::to_string(info.version) +
+                                                    " is not above the stored version " +
+                                                    std::to_string(meta->version)));
     }
     std::int64_t count = delta ? meta->count : 0;
     if (!delta) {
-        auto r = exec("DELETE FROM by_id; DELETE FROM by_number;");
-        if (!r) return fail(r.error());
+        auto r = db_.exec("DELETE FROM by_id; DELETE FROM by_number;");
+        if (!r) return r;
     }
     DecodeSink sink;
     sink.header = [&](const FileHeader& h) -> Expected<void, Error> {
@@ -313,72 +254,62 @@ Expected<void, Error> Store::applyFile(const Decoder& run, const VersionInfo& in
         return {};
     };
     sink.removal = [&](const Record& r) -> Expected<void, Error> {
-        Stmt& st = r.has_id ? st_->del_id : st_->del_num;
-        sqlite3_bind_int64(st.s, 1, r.has_id ? r.id.hi : r.region);
-        sqlite3_bind_int64(st.s, 2, r.has_id ? r.id.lo : r.number);
-        int rc = sqlite3_step(st.s);
-        st.resetKeepBindings();
-        if (rc != SQLITE_DONE) return unexpected(dbError("list delete"));
-        if (sqlite3_changes(db_) != 1) {
+        sqlite::Stmt& st = r.has_id ? st_->del_id : st_->del_num;
+        int rc = r.has_id ? st.bindPair(1, r.id.hi, r.id.lo).step()
+                          : st.bindPair(1, r.region, r.number).step();
+        st.rewind();
+        if (rc != SQLITE_DONE) return unexpected(db_.fail("list delete"));
+        if (db_.changes() != 1) {
             return unexpected(makeError(ErrorCode::feed_rejected, "delta removes a missing entry"));
         }
         --count;
         return {};
     };
     sink.upsert = [&](const Record& r) -> Expected<void, Error> {
-        Stmt& st = r.has_id ? st_->ins_id : st_->ins_num;
+        sqlite::Stmt& st = r.has_id ? st_->ins_id : st_->ins_num;
         int i = 1;
         if (r.has_id) {
-            sqlite3_bind_int64(st.s, i++, r.id.hi);
-            sqlite3_bind_int64(st.s, i++, r.id.lo);
+            st.bindPair(i, r.id.hi, r.id.lo);
+            i += 2;
         }
-        sqlite3_bind_int64(st.s, i++, r.region);
-        sqlite3_bind_int64(st.s, i++, r.number);
-        sqlite3_bind_int(st.s, i++, static_cast<int>(r.state));
-        sqlite3_bind_int64(st.s, i++, r.effective_at);
-        bindOpt(st.s, i++, r.expires_at);
-        bindOpt(st.s, i++, r.replaced_by);
-        int rc = sqlite3_step(st.s);
-        st.resetKeepBindings();
+        st.bindPair(i, r.region, r.number);
+        i += 2;
+        st.bind(i++, static_cast<std::int64_t>(r.state));
+        st.bind(i++, r.effective_at);
+        st.bindOpt(i++, r.expires_at);
+        st.bindOpt(i++, r.replaced_by);
+        int rc = st.step();
+        st.rewind();
         if (rc == SQLITE_CONSTRAINT) {
             return unexpected(makeError(ErrorCode::feed_rejected, "list adds an existing entry"));
         }
-        if (rc != SQLITE_DONE) return unexpected(dbError("list insert"));
+        if (rc != SQLITE_DONE) return unexpected(db_.fail("list insert"));
         ++count;
         return {};
     };
     auto h = run(sink);
-    if (!h) return fail(h.error());
+    if (!h) return unexpected(h.error());
     if (count != static_cast<std::int64_t>(info.count)) {
-        return fail(makeError(ErrorCode::feed_rejected,
-                              "entry count " + std::to_string(count) + " differs from the " +
-                                  std::to_string(info.count) + " the manifest names"));
+        return unexpected(makeError(ErrorCode::feed_rejected,
+                                    "entry count " + std::to_string(count) + " differs from the " +
+                                        std::to_string(info.count) + " the manifest names"));
     }
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_,
-                           "UPDATE meta SET version=?1, expires=?2, feed_time=MAX(feed_time, ?3), "
-                           "fetched=?4, checked=?4, count=?5, digest=?6, key_ids=?7, etag=?8 "
-                           "WHERE id=1",
-                           -1, &s, nullptr) != SQLITE_OK) {
-        return fail(dbError("list meta"));
-    }
-    sqlite3_bind_int64(s, 1, info.version);
-    sqlite3_bind_int64(s, 2, info.expires);
-    sqlite3_bind_int64(s, 3, info.feed_time);
-    sqlite3_bind_int64(s, 4, info.now);
-    sqlite3_bind_int64(s, 5, count);
-    sqlite3_bind_text(s, 6, info.digest.c_str(), -1, SQLITE_TRANSIENT);
-    std::string ids = joinIds(info.key_ids);
-    sqlite3_bind_text(s, 7, ids.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 8, info.etag.c_str(), -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return fail(dbError("list meta"));
-    auto c = exec("COMMIT");
-    if (!c) return fail(c.error());
+    sqlite::Stmt& s = st_->set_meta;
+    int rc = s.bind(1, info.version)
+                 .bind(2, info.expires)
+                 .bind(3, info.feed_time)
+                 .bind(4, info.now)
+                 .bind(5, count)
+                 .bind(6, std::string_view(info.digest))
+                 .bind(7, std::string_view(joinIds(info.key_ids)))
+                 .bind(8, std::string_view(info.etag))
+                 .step();
+    s.reset();
+    if (rc != SQLITE_DONE) return unexpected(db_.fail("list meta"));
+    if (auto c = tx.commit(); !c) return c;
     // A snapshot rewrites every page: give the WAL back to the file system (best effort; readers
     // may keep it from truncating, which is harmless).
-    if (!delta) (void)exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (!delta) (void)db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     return {};
 }
 
@@ -416,40 +347,18 @@ Expected<void, Error> Store::applyRecords(const std::vector<Record>& sorted,
 }
 
 Expected<void, Error> Store::setMmapSize(std::int64_t bytes) {
-    std::string sql = "PRAGMA mmap_size=" + std::to_string(std::max<std::int64_t>(0, bytes));
-    return exec(sql.c_str());
+    return db_.setPragma("mmap_size", std::max<std::int64_t>(0, bytes));
 }
 
 Expected<std::int64_t, Error> Store::countRows() {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_,
-                           "SELECT (SELECT count(*) FROM by_id) + (SELECT count(*) FROM by_number)",
-                           -1, &s, nullptr) != SQLITE_OK) {
-        return unexpected(dbError("count"));
-    }
-    std::int64_t n = -1;
-    if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    if (n < 0) return unexpected(dbError("count"));
-    return n;
+    auto s = db_.prepare("SELECT (SELECT count(*) FROM by_id) + (SELECT count(*) FROM by_number)");
+    if (!s) return unexpected(db_.fail("count"));
+    if (s->step() != SQLITE_ROW) return unexpected(db_.fail("count"));
+    return s->colInt(0);
 }
 
 Expected<void, Error> Store::integrityCheck() {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_, "PRAGMA integrity_check", -1, &s, nullptr) != SQLITE_OK) {
-        return unexpected(dbError("integrity_check"));
-    }
-    std::string findings;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        const unsigned char* t = sqlite3_column_text(s, 0);
-        std::string line = t ? reinterpret_cast<const char*>(t) : "";
-        if (line != "ok") findings += line + "\n";
-    }
-    sqlite3_finalize(s);
-    if (!findings.empty()) {
-        return unexpected(makeError(ErrorCode::list_unavailable, "integrity_check: " + findings));
-    }
-    return {};
+    return db_.integrityCheck("integrity_check: ", "\n");
 }
 
 }  // namespace sscard::blacklist

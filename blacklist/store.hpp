@@ -18,11 +18,10 @@
 
 #include "base/error.hpp"
 #include "base/expected.hpp"
+#include "base/sqlite.hpp"
 #include "blacklist/codec.hpp"
 #include "blacklist/decision.hpp"
 #include "blacklist/entry.hpp"
-
-struct sqlite3;
 
 namespace sscard::blacklist {
 
@@ -81,16 +80,14 @@ class Store {
     // PRAGMA integrity_check: ok, or list_unavailable with SQLite's findings.
     Expected<void, Error> integrityCheck();
 
-    sqlite3* handle() { return db_; }
+    sqlite3* handle() { return db_.handle(); }
 
   private:
     Store() = default;
     using Decoder = std::function<Expected<FileHeader, Error>(const DecodeSink&)>;
     Expected<void, Error> applyFile(const Decoder& run, const VersionInfo& info, bool delta);
-    Expected<void, Error> exec(const char* sql);
-    Error dbError(const std::string& what) const;
 
-    sqlite3* db_ = nullptr;
+    sqlite::Db db_;  // declared before the statements: they are finalized first
     struct Statements;
     std::unique_ptr<Statements> st_;
 };

@@ -1,6 +1,5 @@
 #include "blacklist/sync.hpp"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -9,6 +8,8 @@
 #include <cstdio>
 #include <memory>
 
+#include "base/clock.hpp"
+#include "base/http_client.hpp"
 #include "blacklist/feed.hpp"
 #include "blacklist/store.hpp"
 #include "crypto/ed25519.hpp"
@@ -24,116 +25,72 @@ Error rejected(const std::string& m) {
     return makeError(ErrorCode::feed_rejected, m);
 }
 
-struct CurlGlobal {
-    CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-};
-
 struct Download {
     std::uint64_t limit = 0;
     std::uint64_t total = 0;  // expected length (progress), 0 if unknown
     std::uint64_t received = 0;
-    bool over_limit = false;
     std::string memory;  // when no file
     std::FILE* file = nullptr;
     crypto::Sha256 hash;
     const std::function<void(std::uint64_t, std::uint64_t)>* progress = nullptr;
     std::string etag;
     long status = 0;
+
+    bool add(std::string_view data) {
+        received += data.size();
+        hash.update(data.data(), data.size());
+        if (file) {
+            if (std::fwrite(data.data(), 1, data.size(), file) != data.size()) return false;
+        } else {
+            memory.append(data);
+        }
+        if (progress && *progress && total > (1u << 20)) (*progress)(received, total);
+        return true;
+    }
 };
-
-std::size_t onData(char* data, std::size_t size, std::size_t n, void* user) {
-    auto* d = static_cast<Download*>(user);
-    std::size_t len = size * n;
-    if (d->received + len > d->limit) {
-        d->over_limit = true;
-        return 0;
-    }
-    d->received += len;
-    d->hash.update(data, len);
-    if (d->file) {
-        if (std::fwrite(data, 1, len, d->file) != len) return 0;
-    } else {
-        d->memory.append(data, len);
-    }
-    if (d->progress && *d->progress && d->total > (1u << 20)) (*d->progress)(d->received, d->total);
-    return len;
-}
-
-std::size_t onHeader(char* data, std::size_t size, std::size_t n, void* user) {
-    auto* d = static_cast<Download*>(user);
-    std::string line(data, size * n);
-    if (line.size() > 5 && (line.compare(0, 5, "ETag:") == 0 || line.compare(0, 5, "etag:") == 0)) {
-        std::string v = line.substr(5);
-        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.erase(0, 1);
-        while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
-            v.pop_back();
-        d->etag = v;
-    }
-    return size * n;
-}
 
 class Fetcher {
   public:
     explicit Fetcher(const SyncOptions& o) : o_(o) {
-        static CurlGlobal global;
-        curl_ = curl_easy_init();
         base_ = o.feed_url;
         if (base_.empty() || base_.back() != '/') base_ += '/';
     }
-    ~Fetcher() { curl_easy_cleanup(curl_); }
-    Fetcher(const Fetcher&) = delete;
-    Fetcher& operator=(const Fetcher&) = delete;
 
     // GET base + name into d. if_none_match: conditional.
     Expected<void, Error> get(const std::string& name, Download& d,
                               const std::string& if_none_match = "") {
-        if (!curl_) return unexpected(failed("libcurl initialisation failed"));
-        curl_easy_reset(curl_);
-        std::string url = base_ + name;
-        curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
-        curl_easy_setopt(curl_, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, o_.limits.connect_timeout_s);
-        curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_LIMIT, o_.limits.low_speed_bytes_per_s);
-        curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_TIME, o_.limits.low_speed_time_s);
+        if (!client_.valid()) return unexpected(failed("libcurl initialisation failed"));
+        http::Request req;
+        req.url = base_ + name;
+        req.user_agent = "sscard/0.1";
+        req.ca_file = o_.ca_file;
+        req.connect_timeout = std::chrono::seconds(o_.limits.connect_timeout_s);
         if (o_.limits.total_timeout_s > 0) {
-            curl_easy_setopt(curl_, CURLOPT_TIMEOUT, o_.limits.total_timeout_s);
+            req.total_timeout = std::chrono::seconds(o_.limits.total_timeout_s);
         }
-        curl_easy_setopt(curl_, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(d.limit));
-        curl_easy_setopt(curl_, CURLOPT_ACCEPT_ENCODING, nullptr);
-        if (!o_.ca_file.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, o_.ca_file.c_str());
-        curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &onData);
-        curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &d);
-        curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, &onHeader);
-        curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &d);
-        curl_easy_setopt(curl_, CURLOPT_USERAGENT, "sscard/0.1");
-        struct curl_slist* headers = nullptr;
-        if (!if_none_match.empty()) {
-            std::string h = "If-None-Match: " + if_none_match;
-            headers = curl_slist_append(headers, h.c_str());
-            curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
-        }
-        CURLcode rc = curl_easy_perform(curl_);
-        curl_slist_free_all(headers);
-        curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &d.status);
-        if (d.over_limit || rc == CURLE_FILESIZE_EXCEEDED) {
+        req.low_speed_bytes_per_s = o_.limits.low_speed_bytes_per_s;
+        req.low_speed_time_s = o_.limits.low_speed_time_s;
+        req.max_body_bytes = d.limit;
+        if (!if_none_match.empty()) req.headers.push_back("If-None-Match: " + if_none_match);
+        req.sink = [&d](std::string_view data) { return d.add(data); };
+        http::Result r = client_.perform(req);
+        d.status = r.status;
+        d.etag = client_.header("ETag").value_or("");
+        if (r.over_limit) {
             return unexpected(
                 rejected(name + ": longer than the " + std::to_string(d.limit) + " bytes allowed"));
         }
-        if (rc != CURLE_OK) {
-            return unexpected(failed(url + ": " + curl_easy_strerror(rc)));
-        }
+        if (!r.ok()) return unexpected(failed(req.url + ": " + r.error));
         if (d.status == 304) return {};
         if (d.status != 200) {
-            return unexpected(failed(url + ": HTTP " + std::to_string(d.status)));
+            return unexpected(failed(req.url + ": HTTP " + std::to_string(d.status)));
         }
         return {};
     }
 
   private:
     const SyncOptions& o_;
-    CURL* curl_ = nullptr;
+    http::Client client_;
     std::string base_;
 };
 
@@ -171,12 +128,6 @@ Expected<std::uint64_t, Error> downloadFile(Fetcher& f, const SyncOptions& o, co
     auto c = checkRef(d, ref, what);
     if (!c) return unexpected(c.error());
     return d.received;
-}
-
-std::int64_t unixNow() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 }  // namespace
@@ -221,7 +172,7 @@ Expected<SyncResult, Error> syncOnce(const SyncOptions& o) {
     if (!store) return unexpected(store.error());
     auto meta = store->status();
     if (!meta) return unexpected(meta.error());
-    std::int64_t now = o.now ? *o.now : unixNow();
+    std::int64_t now = o.now ? *o.now : unixSecondsNow();
     now = std::max(now, meta->feed_time);  // never before the newest verified feed time
 
     SyncResult res;

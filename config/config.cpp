@@ -16,6 +16,8 @@
 
 #include <toml++/toml.h>
 
+#include "base/errno_text.hpp"
+
 namespace sscard {
 
 namespace {
@@ -190,12 +192,6 @@ std::string_view typeName(const toml::node& n) {
 
 int lineOf(const toml::source_region& r) {
     return r.begin.line > 0 && r.begin.line <= 0x7FFFFFFF ? static_cast<int>(r.begin.line) : 0;
-}
-
-std::string errnoText(int err) {
-    char buf[256];
-    // GNU strerror_r returns the message (which may or may not be buf).
-    return std::string(strerror_r(err, buf, sizeof buf));
 }
 
 // ---- the schema ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include <memory>
 #include <sstream>
 
+#include "base/errno_text.hpp"
 #include "crypto/wipe.hpp"
 
 namespace sscard::crypto {
@@ -83,8 +84,8 @@ Expected<void, Error> writeFile(const std::filesystem::path& path, std::string_v
                                 int mode) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
-        return unexpected(makeError(ErrorCode::config,
-                                    path.string() + ": cannot create: " + std::strerror(errno)));
+        return unexpected(
+            makeError(ErrorCode::config, path.string() + ": cannot create: " + errnoText(errno)));
     }
     // O_CREAT applies the umask; make the mode exact.
     bool ok = ::fchmod(fd, static_cast<mode_t>(mode)) == 0;

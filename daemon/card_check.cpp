@@ -3,6 +3,8 @@
 #include <chrono>
 #include <system_error>
 
+#include "base/clock.hpp"
+
 namespace sscard::daemon {
 
 blacklist::StalePolicy stalePolicyOf(const Config& config) {
@@ -15,9 +17,7 @@ std::int64_t graceSeconds(const Config& config) {
 }
 
 std::int64_t unixNow() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
+    return unixSecondsNow();
 }
 
 blacklist::CardFacts cardFacts(const ssse::CardInfo& card) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "base/clock.hpp"
 #include "daemon/monitor_group.hpp"
 #include "daemon/reader_setup.hpp"
 
@@ -22,8 +23,7 @@ extern "C" void onStopSignal(int) {
 }
 
 std::string utcNow() {
-    auto now = std::chrono::system_clock::now();
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    std::int64_t ms = unixMillisNow();
     std::time_t seconds = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
     gmtime_r(&seconds, &tm);

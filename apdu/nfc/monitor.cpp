@@ -4,6 +4,8 @@
 #include <optional>
 #include <utility>
 
+#include "base/backoff.hpp"
+
 namespace sscard::apdu::nfc {
 
 NfcMonitor::NfcMonitor(std::shared_ptr<NfcDevice> device, NfcMonitorOptions options)
@@ -48,7 +50,7 @@ void NfcMonitor::run(const std::atomic<bool>& stop, const Callback& onEvent) {
     bool added = false;
     bool lost = false;  // service_lost emitted and not yet restored
     std::optional<FieldCard> card;
-    auto backoff = options_.backoffInitial;
+    Backoff backoff(BackoffPolicy::doubling(options_.backoffInitial, options_.backoffMax));
     while (!stopping(stop)) {
         auto now = device_->poll();
         if (!now) {
@@ -60,11 +62,10 @@ void NfcMonitor::run(const std::atomic<bool>& stop, const Callback& onEvent) {
             card.reset();
             if (added) emit(ReaderEvent::reader_removed);
             added = false;
-            pause(stop, backoff);
-            backoff = std::min(backoff * 2, options_.backoffMax);
+            pause(stop, backoff.next());
             continue;
         }
-        backoff = options_.backoffInitial;
+        backoff.reset();
         if (!added) {
             if (lost) emit(ReaderEvent::service_restored);
             lost = false;

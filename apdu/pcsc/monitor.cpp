@@ -9,6 +9,7 @@
 #include "apdu/pcsc/context.hpp"
 #include "apdu/pcsc/errors.hpp"
 #include "apdu/reader.hpp"
+#include "base/backoff.hpp"
 
 namespace sscard::apdu::pcsc {
 
@@ -47,11 +48,6 @@ CardChange classifyChange(DWORD previous, DWORD current) {
         return CardChange::removed_and_inserted;
     }
     return CardChange::none;
-}
-
-std::chrono::milliseconds nextBackoff(std::chrono::milliseconds current,
-                                      std::chrono::milliseconds max) {
-    return std::min(current * 2, max);
 }
 
 // One context's life: from the first listing until stop or service loss.
@@ -310,7 +306,7 @@ void Monitor::run(const std::atomic<bool>& stop, const Callback& onEvent) {
     std::vector<Tracked> readers;
     bool firstSession = true;
     bool lost = false;  // service_lost emitted and not yet restored
-    auto backoff = options_.backoffInitial;
+    Backoff backoff(BackoffPolicy::doubling(options_.backoffInitial, options_.backoffMax));
 
     while (!stopping(stop)) {
         std::optional<TransportError> loss;
@@ -320,7 +316,7 @@ void Monitor::run(const std::atomic<bool>& stop, const Callback& onEvent) {
                 loss = std::move(context).error();
                 firstSession = false;  // readers found once the service comes are news
             } else {
-                backoff = options_.backoffInitial;
+                backoff.reset();
                 if (lost) {
                     ReaderEvent event;
                     event.type = ReaderEvent::service_restored;
@@ -367,8 +363,7 @@ void Monitor::run(const std::atomic<bool>& stop, const Callback& onEvent) {
             onEvent(gone);
         }
         readers.clear();
-        pause(stop, backoff);
-        backoff = nextBackoff(backoff, options_.backoffMax);
+        pause(stop, backoff.next());
     }
 }
 

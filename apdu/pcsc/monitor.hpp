@@ -88,8 +88,4 @@ class Monitor final : public ReaderMonitor {
 enum class CardChange { none, inserted, removed, removed_and_inserted, reader_gone };
 CardChange classifyChange(DWORD previous, DWORD current);
 
-// The pause after `current` in the service backoff: doubled, at most `max`.
-std::chrono::milliseconds nextBackoff(std::chrono::milliseconds current,
-                                      std::chrono::milliseconds max);
-
 }  // namespace sscard::apdu::pcsc

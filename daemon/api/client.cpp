@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/errno_text.hpp"
 #include "daemon/api/jsonrpc.hpp"
 
 namespace sscard::api {
@@ -17,11 +18,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kMaxLine = 16 * 1024 * 1024;
-
-std::string errnoText(int err) {
-    char buf[256];
-    return std::string(strerror_r(err, buf, sizeof buf));
-}
 
 }  // namespace
 

@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/errno_text.hpp"
+#include "base/worker_pool.hpp"
 #include "crypto/wipe.hpp"
 
 namespace sscard::api {
@@ -27,11 +29,6 @@ namespace sscard::api {
 namespace {
 
 using nlohmann::json;
-
-std::string errnoText(int err) {
-    char buf[256];
-    return std::string(strerror_r(err, buf, sizeof buf));
-}
 
 Error failure(const std::string& path, const std::string& what, int err) {
     return makeError(ErrorCode::internal,
@@ -81,62 +78,6 @@ struct Shared {
         broadcasts.push_back(std::move(b));
         wakeLocked();
     }
-};
-
-// Runs tasks on up to `max` threads, created as they are needed.
-class WorkerPool {
-  public:
-    explicit WorkerPool(std::size_t max) : max_(max == 0 ? 1 : max) {}
-    ~WorkerPool() { stop(); }
-
-    void submit(std::function<void()> task) {
-        std::lock_guard lock(mutex_);
-        if (stopping_) return;
-        tasks_.push_back(std::move(task));
-        if (idle_ < tasks_.size() && threads_.size() < max_)
-            threads_.emplace_back([this] { run(); });
-        cv_.notify_one();
-    }
-
-    // Drops tasks that have not started; waits for the running ones.
-    void stop() {
-        std::deque<std::function<void()>> dropped;
-        std::vector<std::thread> threads;
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-            dropped.swap(tasks_);
-            threads.swap(threads_);
-        }
-        cv_.notify_all();
-        dropped.clear();  // outside the lock: destroying a task may answer its Reply
-        for (auto& t : threads) t.join();
-    }
-
-  private:
-    void run() {
-        std::unique_lock lock(mutex_);
-        for (;;) {
-            ++idle_;
-            cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-            --idle_;
-            if (stopping_) return;
-            auto task = std::move(tasks_.front());
-            tasks_.pop_front();
-            lock.unlock();
-            task();
-            task = nullptr;  // destroy captures (e.g. the last Reply) outside the lock
-            lock.lock();
-        }
-    }
-
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::deque<std::function<void()>> tasks_;
-    std::vector<std::thread> threads_;
-    std::size_t idle_ = 0;
-    std::size_t max_;
-    bool stopping_ = false;
 };
 
 // Creates the missing directories of `dir` (mode 0755).
@@ -260,7 +201,8 @@ struct Server::Impl {
         std::uint32_t events = 0;  // what epoll watches now
     };
 
-    explicit Impl(ServerOptions o) : options(std::move(o)), pool(options.max_workers) {}
+    explicit Impl(ServerOptions o)
+        : options(std::move(o)), pool(WorkerPoolOptions{options.max_workers, 0}) {}
 
     ServerOptions options;
     std::map<std::string, Handler, std::less<>> handlers;
@@ -421,7 +363,7 @@ struct Server::Impl {
             shared->outgoing.clear();
             shared->broadcasts.clear();
         }
-        pool.stop();
+        pool.stop(WorkerPool::Queued::drop);  // handlers not started yet are dropped
         // Remove the socket file only if it is still the one we bound.
         struct stat st {};
         if (::lstat(options.socket_path.c_str(), &st) == 0 && st.st_dev == socket_dev &&
@@ -691,8 +633,8 @@ struct Server::Impl {
         state->client = id;
         state->id = r.id;
         ++c.inflight;
-        pool.submit([handler = h->second, caller = c.caller, params = std::move(r.params),
-                     reply = Reply(std::move(state))]() mutable {
+        (void)pool.post([handler = h->second, caller = c.caller, params = std::move(r.params),
+                         reply = Reply(std::move(state))]() mutable {
             try {
                 handler(caller, params, reply);
             } catch (const std::exception&) {

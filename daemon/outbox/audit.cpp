@@ -5,7 +5,7 @@
 #include <exception>
 #include <mutex>
 
-#include "daemon/outbox/sqlite.hpp"
+#include "base/sqlite.hpp"
 
 namespace sscard::outbox {
 
@@ -66,8 +66,8 @@ struct AuditLog::Impl {
     AuditOptions options;
     std::mutex mu;
     std::size_t since_prune = 0;
-    detail::Db db;
-    detail::Stmt insert, by_age, by_count, recent, count;
+    sqlite::Db db;
+    sqlite::Stmt insert, by_age, by_count, recent, count;
 
     // One batch; the caller holds mu.
     Expected<std::size_t, Error> pruneLocked(TimePoint at) {
@@ -103,14 +103,17 @@ Expected<std::unique_ptr<AuditLog>, Error> AuditLog::open(const std::filesystem:
     try {
         auto impl = std::make_unique<Impl>();
         impl->options = options;
-        auto db =
-            detail::Db::open(path, options.durable ? detail::Sync::full : detail::Sync::normal,
-                             options.busy_timeout_ms);
+        sqlite::OpenOptions db_options;
+        db_options.wal = options.durable ? sqlite::Sync::full : sqlite::Sync::normal;
+        db_options.busy_timeout_ms = options.busy_timeout_ms;
+        db_options.mmap_size = 0;  // no mmap: it would turn I/O errors into signals
+        db_options.extended_result_codes = true;
+        auto db = sqlite::Db::open(path, std::move(db_options));
         if (!db) return unexpected(db.error());
         impl->db = std::move(*db);
         if (auto r = impl->db.exec(kSchema); !r) return unexpected(r.error());
         struct {
-            detail::Stmt* stmt;
+            sqlite::Stmt* stmt;
             const char* sql;
         } stmts[] = {
             {&impl->insert,

@@ -1,7 +1,7 @@
 #include "daemon/outbox/outbox.hpp"
 
-#include <openssl/rand.h>
 #include <sqlite3.h>
+#include <systemd/sd-id128.h>
 
 #include <array>
 #include <cstdio>
@@ -9,7 +9,8 @@
 #include <exception>
 #include <stdexcept>
 
-#include "daemon/outbox/sqlite.hpp"
+#include "base/errno_text.hpp"
+#include "base/sqlite.hpp"
 
 namespace sscard::outbox {
 
@@ -114,22 +115,19 @@ bool isPinLikeKey(std::string_view key) {
            n == "pin_code" || n == "pincode";
 }
 
-std::string newUuidV4() {
-    std::array<unsigned char, 16> b{};
-    if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
-        throw std::runtime_error("RAND_bytes failed");
+Expected<std::string, Error> newUuidV4() {
+    sd_id128_t id;
+    // Version 4, variant 1, from getrandom(); never a fallback to a weaker source.
+    if (int r = sd_id128_randomize(&id); r < 0) {
+        return unexpected(
+            makeError(ErrorCode::internal, "cannot make a random event id: " + errnoText(-r)));
     }
-    b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);  // version 4
-    b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);  // variant 10xx
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(36);
-    for (std::size_t i = 0; i < b.size(); ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-        out += kHex[b[i] >> 4];
-        out += kHex[b[i] & 0x0F];
+    char text[SD_ID128_UUID_STRING_MAX];
+    try {
+        return std::string(sd_id128_to_uuid_string(id, text));
+    } catch (const std::exception& e) {
+        return unexpected(makeError(ErrorCode::internal, e.what()));
     }
-    return out;
 }
 
 std::string rfc3339(TimePoint t) {
@@ -153,8 +151,8 @@ std::string rfc3339(TimePoint t) {
 struct Outbox::Impl {
     OutboxOptions options;
     std::mutex mu;
-    detail::Db db;  // declared before the statements: they are finalized first
-    detail::Stmt insert, pending, due, next, count, del, failed, resched;
+    sqlite::Db db;  // declared before the statements: they are finalized first
+    sqlite::Stmt insert, pending, due, next, count, del, failed, resched;
 };
 
 Outbox::Outbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -166,16 +164,19 @@ Expected<std::unique_ptr<Outbox>, Error> Outbox::open(const std::filesystem::pat
     try {
         auto impl = std::make_unique<Impl>();
         impl->options = std::move(options);
-        auto db = detail::Db::open(
-            path, impl->options.durable ? detail::Sync::full : detail::Sync::normal,
-            impl->options.busy_timeout_ms);
+        sqlite::OpenOptions db_options;
+        db_options.wal = impl->options.durable ? sqlite::Sync::full : sqlite::Sync::normal;
+        db_options.busy_timeout_ms = impl->options.busy_timeout_ms;
+        db_options.mmap_size = 0;  // no mmap: it would turn I/O errors into signals
+        db_options.extended_result_codes = true;
+        auto db = sqlite::Db::open(path, std::move(db_options));
         if (!db) return unexpected(db.error());
         impl->db = std::move(*db);
         if (auto r = impl->db.exec(kSchema); !r) return unexpected(r.error());
 
         const std::string cols = kColumns;
         struct {
-            detail::Stmt* stmt;
+            sqlite::Stmt* stmt;
             std::string sql;
         } stmts[] = {
             {&impl->insert,
@@ -216,7 +217,9 @@ Expected<std::string, Error> Outbox::enqueue(std::string_view type, const CardRe
             return unexpected(invalid("refusing an event field named like a PIN: \"" + *key +
                                       "\" (no PIN is ever part of an event)"));
         }
-        id = newUuidV4();
+        auto uuid = newUuidV4();
+        if (!uuid) return unexpected(uuid.error());
+        id = std::move(*uuid);
         TimePoint at = now();
         ordered_json body;
         body["event_id"] = id;
@@ -270,7 +273,7 @@ Expected<std::string, Error> Outbox::enqueue(std::string_view type, const CardRe
 
 namespace {
 
-Expected<std::vector<PendingEvent>, Error> readEvents(detail::Db& db, detail::Stmt& s) {
+Expected<std::vector<PendingEvent>, Error> readEvents(sqlite::Db& db, sqlite::Stmt& s) {
     std::vector<PendingEvent> out;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {

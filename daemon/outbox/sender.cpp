@@ -1,11 +1,12 @@
 #include "daemon/outbox/sender.hpp"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <exception>
+
+#include "base/backoff.hpp"
+#include "base/http_client.hpp"
 
 namespace sscard::outbox {
 
@@ -15,11 +16,6 @@ using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxAnswerKept = 200;
-
-void globalInit() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 // The start of an answer body, for a log line: printable ASCII only, cut short.
 std::string snippet(const std::string& body) {
@@ -35,62 +31,25 @@ std::string snippet(const std::string& body) {
     return out;
 }
 
-struct Transfer {
-    std::string answer;  // first bytes of the response body
-    std::optional<long> retry_after_s;
-    const std::atomic<bool>* stopping = nullptr;
-};
-
-std::size_t onData(char* data, std::size_t size, std::size_t n, void* user) {
-    auto* t = static_cast<Transfer*>(user);
-    std::size_t len = size * n;
-    if (t->answer.size() < kMaxAnswerKept + 1) {
-        t->answer.append(data, std::min(len, kMaxAnswerKept + 1 - t->answer.size()));
-    }
-    return len;
-}
-
-std::size_t onHeader(char* data, std::size_t size, std::size_t n, void* user) {
-    auto* t = static_cast<Transfer*>(user);
-    std::size_t len = size * n;
-    std::string_view line(data, len);
-    constexpr std::string_view kName = "retry-after:";
-    if (line.size() > kName.size()) {
-        bool match = true;
-        for (std::size_t i = 0; i < kName.size(); ++i) {
-            char c = line[i];
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-            if (c != kName[i]) {
-                match = false;
-                break;
-            }
+// Only the delay-seconds form; an HTTP date gives nullopt (our own backoff applies).
+std::optional<long> parseRetryAfter(std::string_view value) {
+    long v = 0;
+    bool digits = false;
+    for (char c : value) {
+        if (c == ' ' || c == '\t') {
+            if (digits) break;
+            continue;
         }
-        if (match) {
-            // Only the delay-seconds form; an HTTP date is ignored (our own backoff applies).
-            long v = 0;
-            bool digits = false;
-            for (char c : line.substr(kName.size())) {
-                if (c == ' ' || c == '\t') {
-                    if (digits) break;
-                    continue;
-                }
-                if (c == '\r' || c == '\n') break;
-                if (c < '0' || c > '9') {
-                    digits = false;
-                    break;
-                }
-                digits = true;
-                if (v < 100'000'000) v = v * 10 + (c - '0');
-            }
-            if (digits) t->retry_after_s = v;
+        if (c == '\r' || c == '\n') break;
+        if (c < '0' || c > '9') {
+            digits = false;
+            break;
         }
+        digits = true;
+        if (v < 100'000'000) v = v * 10 + (c - '0');
     }
-    return len;
-}
-
-int onProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    auto* t = static_cast<Transfer*>(user);
-    return t->stopping->load() ? 1 : 0;  // non-zero aborts the transfer
+    if (!digits) return std::nullopt;
+    return v;
 }
 
 void defaultLog(LogLevel level, const std::string& msg) {
@@ -120,16 +79,7 @@ AttemptClass classifyStatus(long http_status) {
 }
 
 milliseconds backoffDelay(int failures, milliseconds initial, milliseconds max, double unit) {
-    if (failures < 1) failures = 1;
-    if (initial.count() < 1) initial = milliseconds(1);
-    if (max < initial) max = initial;
-    milliseconds d = initial;
-    for (int i = 1; i < failures && d < max; ++i) d *= 2;
-    d = std::min(d, max);
-    unit = std::clamp(unit, 0.0, 1.0);
-    auto jittered = static_cast<milliseconds::rep>(
-        std::llround(static_cast<double>(d.count()) * (0.5 + 0.5 * unit)));
-    return milliseconds(std::max<milliseconds::rep>(jittered, 1));
+    return sscard::backoffDelay(BackoffPolicy{initial, max, 0.5, 0.0}, failures, unit);
 }
 
 nlohmann::json toJson(const SenderStatus& s) {
@@ -159,7 +109,7 @@ Sender::Sender(Outbox& outbox, SenderOptions options)
     : outbox_(outbox), options_(std::move(options)), rng_(std::random_device{}()) {
     if (!options_.log) options_.log = &defaultLog;
     if (options_.batch == 0) options_.batch = 1;
-    globalInit();
+    http::globalInit();
 }
 
 Sender::~Sender() {
@@ -244,71 +194,52 @@ double Sender::jitterUnit() {
     return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
 }
 
-Sender::Attempt Sender::post(void* handle, const PendingEvent& e) {
+Sender::Attempt Sender::post(http::Client& client, const PendingEvent& e) {
     Attempt a;
-    CURL* curl = static_cast<CURL*>(handle);
-    Transfer t;
-    t.stopping = &stopping_;
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, options_.url.c_str());
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(options_.connect_timeout.count()));
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, e.body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(e.body.size()));
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "sscardd/0.1");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &onData);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &onHeader);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &onProgress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
-
-    std::string key = "Idempotency-Key: " + e.event_id;
-    curl_slist* headers = nullptr;
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    headers = curl_slist_append(headers, "Accept: application/json");
-    headers = curl_slist_append(headers, key.c_str());
-    headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-
-    CURLcode rc = headers ? curl_easy_perform(curl) : CURLE_OUT_OF_MEMORY;
-    curl_slist_free_all(headers);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
-
-    if (rc == CURLE_ABORTED_BY_CALLBACK && stopping_) {
+    std::string answer;  // first bytes of the response body
+    http::Request req;
+    req.url = options_.url;
+    req.method = http::Method::post;
+    req.body = e.body;
+    req.user_agent = "sscardd/0.1";
+    req.ca_file = options_.ca_file;
+    req.connect_timeout = options_.connect_timeout;
+    req.total_timeout = options_.total_timeout;
+    req.headers = {"Content-Type: application/json", "Accept: application/json",
+                   "Idempotency-Key: " + e.event_id, "Expect:"};  // no 100-continue round trip
+    req.cancel = [this] { return stopping_.load(); };
+    req.sink = [&answer](std::string_view data) {
+        if (answer.size() < kMaxAnswerKept + 1) {
+            answer.append(data.substr(0, kMaxAnswerKept + 1 - answer.size()));
+        }
+        return true;
+    };
+    http::Result r = client.perform(req);
+    if (r.cancelled && stopping_) {
         a.aborted = true;
         a.error = "stopped";
         return a;
     }
-    if (rc != CURLE_OK) {
-        a.error = std::string(curl_easy_strerror(rc));
+    if (!r.ok()) {
+        a.error = r.error;
         return a;
     }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.status);
-    a.retry_after_s = t.retry_after_s;
+    a.status = r.status;
+    if (auto v = client.header("Retry-After")) a.retry_after_s = parseRetryAfter(*v);
     if (classifyStatus(a.status) != AttemptClass::delivered) {
         a.error = "HTTP " + std::to_string(a.status);
-        std::string s = snippet(t.answer);
+        std::string s = snippet(answer);
         if (!s.empty()) a.error += ": " + s;
     }
     return a;
 }
 
 void Sender::run() {
-    CURL* curl = curl_easy_init();
+    http::Client client;
     for (;;) {
         try {
-            loop(curl);  // CURL is void in libcurl's API
-            break;       // stopping
+            loop(client);
+            break;  // stopping
         } catch (const std::exception& ex) {
             // Out of memory or similar: not a reason to end the thread (events would pile up).
             std::lock_guard lk(mu_);
@@ -320,11 +251,9 @@ void Sender::run() {
         log(LogLevel::error,
             "outbox sender: internal error; retrying in " + formatDuration(options_.backoff_max));
     }
-    if (curl) curl_easy_cleanup(curl);
 }
 
-void Sender::loop(void*& handle) {
-    CURL*& curl = handle;
+void Sender::loop(http::Client& client) {
     for (;;) {
         {
             std::unique_lock lk(mu_);
@@ -350,14 +279,10 @@ void Sender::loop(void*& handle) {
             return d;
         };
 
-        if (!curl) {
-            curl = curl_easy_init();
-            if (!curl) {
-                auto d = backOff("libcurl initialisation failed");
-                log(LogLevel::error,
-                    "libcurl initialisation failed; retrying in " + formatDuration(d));
-                continue;
-            }
+        if (!client.ensureValid()) {
+            auto d = backOff("libcurl initialisation failed");
+            log(LogLevel::error, "libcurl initialisation failed; retrying in " + formatDuration(d));
+            continue;
         }
 
         TimePoint t0 = now();
@@ -372,7 +297,7 @@ void Sender::loop(void*& handle) {
         bool down = false;
         for (const PendingEvent& e : *batch) {
             if (stopping_) break;
-            Attempt a = post(curl, e);
+            Attempt a = post(client, e);
             if (a.aborted) break;
             AttemptClass cls = a.status == 0 ? AttemptClass::unavailable : classifyStatus(a.status);
             TimePoint t = now();

@@ -39,6 +39,10 @@
 #include "config/config.hpp"
 #include "daemon/outbox/outbox.hpp"
 
+namespace sscard::http {
+class Client;
+}
+
 namespace sscard::outbox {
 
 struct SenderOptions {
@@ -109,8 +113,8 @@ class Sender {
   private:
     struct Attempt;
     void run();
-    void loop(void*& curl);  // returns when stopping
-    Attempt post(void* curl, const PendingEvent& e);
+    void loop(http::Client& client);  // returns when stopping
+    Attempt post(http::Client& client, const PendingEvent& e);
     void log(LogLevel level, const std::string& msg);
     double jitterUnit();
 

@@ -66,7 +66,7 @@ TEST_CASE("audit entries round-trip, newest first") {
     auto a = openAudit(dir.db());
     TimePoint t = now();
     AuditRecord first = checked(t - 2s, "deny");
-    first.event_id = newUuidV4();
+    first.event_id = newUuidV4().value();
     auto id1 = a->record(first);
     REQUIRE(id1);
     AuditRecord second;

@@ -73,7 +73,9 @@ TEST_CASE("UUID v4 event ids: format, version and variant, no repeats") {
         "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
     std::set<std::string> seen;
     for (int i = 0; i < 2000; ++i) {
-        std::string id = newUuidV4();
+        auto made = newUuidV4();
+        REQUIRE(made);
+        std::string id = *made;
         CHECK(std::regex_match(id, kUuid));
         seen.insert(id);
     }

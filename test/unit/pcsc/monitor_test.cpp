@@ -44,16 +44,6 @@ TEST_CASE("UNKNOWN or IGNORE rising means the reader is gone") {
     CHECK(classifyChange(SCARD_STATE_EMPTY, SCARD_STATE_IGNORE) == CardChange::reader_gone);
 }
 
-TEST_CASE("service backoff doubles up to its ceiling") {
-    milliseconds pause{200};
-    const milliseconds expected[] = {milliseconds(400),  milliseconds(800),  milliseconds(1600),
-                                     milliseconds(3200), milliseconds(5000), milliseconds(5000)};
-    for (milliseconds next : expected) {
-        pause = nextBackoff(pause, milliseconds(5000));
-        CHECK(pause == next);
-    }
-}
-
 TEST_CASE("event type names") {
     CHECK(std::string(eventName(ReaderEvent::reader_added)) == "reader.added");
     CHECK(std::string(eventName(ReaderEvent::card_inserted)) == "card.inserted");

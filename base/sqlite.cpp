@@ -1,47 +1,57 @@
-#include "daemon/outbox/sqlite.hpp"
+#include "base/sqlite.hpp"
 
 #include <sqlite3.h>
 
 #include <utility>
 
-namespace sscard::outbox::detail {
+namespace sscard::sqlite {
 
-Expected<Db, Error> Db::open(const std::filesystem::path& path, Sync sync, int busy_timeout_ms) {
+Expected<Db, Error> Db::open(const std::filesystem::path& path, OpenOptions options) {
     Db db;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path.c_str(), &db.db_, flags, nullptr) != SQLITE_OK) {
+    db.code_ = options.error_code;
+    db.label_ = std::move(options.label);
+    int flags =
+        options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(path.c_str(), &db.db_, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
         return unexpected(db.fail("cannot open " + path.string()));
     }
-    sqlite3_extended_result_codes(db.db_, 1);
-    sqlite3_busy_timeout(db.db_, busy_timeout_ms);
-    // journal_mode=WAL is persistent in the file; it may need the lock, which busy_timeout covers.
-    auto s = db.prepare("PRAGMA journal_mode=WAL");
-    if (!s) return unexpected(s.error());
-    if (s->step() != SQLITE_ROW || s->colText(0) != "wal") {
-        return unexpected(db.fail("cannot switch " + path.string() + " to WAL"));
+    if (options.extended_result_codes) sqlite3_extended_result_codes(db.db_, 1);
+    sqlite3_busy_timeout(db.db_, options.busy_timeout_ms);
+    if (options.cache_size_kib) (void)db.setPragma("cache_size", -*options.cache_size_kib);
+    if (options.wal) {
+        // journal_mode=WAL is persistent in the file; it may need the lock, which busy_timeout
+        // covers.
+        auto s = db.prepare("PRAGMA journal_mode=WAL");
+        if (!s) return unexpected(s.error());
+        if (s->step() != SQLITE_ROW || s->colTextView(0) != "wal") {
+            return unexpected(db.fail("cannot switch " + path.string() + " to WAL"));
+        }
+        auto r = db.exec(*options.wal == Sync::full ? "PRAGMA synchronous=FULL"
+                                                    : "PRAGMA synchronous=NORMAL");
+        if (!r) return unexpected(r.error());
     }
-    auto r = db.exec(sync == Sync::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-    if (!r) return unexpected(r.error());
-    // No mmap: it would turn I/O errors into signals (reference/feed.md).
-    r = db.exec("PRAGMA mmap_size=0");
-    if (!r) return unexpected(r.error());
+    if (options.mmap_size) {
+        auto r = db.setPragma("mmap_size", *options.mmap_size);
+        if (!r) return unexpected(r.error());
+    }
     return db;
 }
 
-Db::Db(Db&& o) noexcept : db_(o.db_) {
-    o.db_ = nullptr;
-}
+Db::Db(Db&& o) noexcept
+    : db_(std::exchange(o.db_, nullptr)), code_(o.code_), label_(std::move(o.label_)) {}
 
 Db& Db::operator=(Db&& o) noexcept {
     if (this != &o) {
+        // close_v2: statements still alive keep the connection as a zombie until finalized.
         if (db_) sqlite3_close_v2(db_);
         db_ = std::exchange(o.db_, nullptr);
+        code_ = o.code_;
+        label_ = std::move(o.label_);
     }
     return *this;
 }
 
 Db::~Db() {
-    // Statements are owned by the classes holding this Db and finalized before it.
     if (db_) sqlite3_close_v2(db_);
 }
 
@@ -49,7 +59,7 @@ Error Db::fail(std::string_view what) const {
     std::string msg(what);
     msg += ": ";
     msg += db_ ? sqlite3_errmsg(db_) : "out of memory";
-    return makeError(ErrorCode::internal, msg);
+    return makeError(code_, msg);
 }
 
 Expected<void, Error> Db::exec(const char* sql) {
@@ -57,9 +67,17 @@ Expected<void, Error> Db::exec(const char* sql) {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
         std::string msg = err ? err : sqlite3_errmsg(db_);
         sqlite3_free(err);
-        return unexpected(makeError(ErrorCode::internal, "SQLite: " + msg));
+        return unexpected(makeError(code_, label_ + ": " + msg));
     }
     return {};
+}
+
+Expected<void, Error> Db::setPragma(std::string_view name, std::int64_t value) {
+    std::string sql = "PRAGMA ";
+    sql += name;
+    sql += '=';
+    sql += std::to_string(value);
+    return exec(sql.c_str());
 }
 
 Expected<Stmt, Error> Db::prepare(const char* sql) {
@@ -78,19 +96,19 @@ std::int64_t Db::lastInsertRowid() const {
     return sqlite3_last_insert_rowid(db_);
 }
 
-Expected<void, Error> Db::integrityCheck() {
+Expected<void, Error> Db::integrityCheck(std::string_view prefix, std::string_view separator) {
     auto s = prepare("PRAGMA integrity_check");
     if (!s) return unexpected(s.error());
     std::string found;
     int rc;
     while ((rc = s->step()) == SQLITE_ROW) {
-        std::string line = s->colText(0);
+        std::string_view line = s->colTextView(0);
         if (line == "ok") continue;
-        if (!found.empty()) found += "; ";
+        if (!found.empty()) found += separator;
         found += line;
     }
     if (rc != SQLITE_DONE) return unexpected(fail("integrity_check"));
-    if (!found.empty()) return unexpected(makeError(ErrorCode::internal, "corrupt: " + found));
+    if (!found.empty()) return unexpected(makeError(code_, std::string(prefix) + found));
     return {};
 }
 
@@ -126,6 +144,11 @@ Stmt& Stmt::reset() {
     return *this;
 }
 
+Stmt& Stmt::rewind() {
+    sqlite3_reset(s_);
+    return *this;
+}
+
 Stmt& Stmt::bind(int i, std::int64_t v) {
     sqlite3_bind_int64(s_, i, v);
     return *this;
@@ -133,6 +156,17 @@ Stmt& Stmt::bind(int i, std::int64_t v) {
 
 Stmt& Stmt::bind(int i, std::string_view v) {
     sqlite3_bind_text64(s_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    return *this;
+}
+
+Stmt& Stmt::bindBlob(int i, ByteView v) {
+    sqlite3_bind_blob64(s_, i, v.data(), v.size(), SQLITE_TRANSIENT);
+    return *this;
+}
+
+Stmt& Stmt::bindPair(int first, std::int64_t a, std::int64_t b) {
+    sqlite3_bind_int64(s_, first, a);
+    sqlite3_bind_int64(s_, first + 1, b);
     return *this;
 }
 
@@ -163,10 +197,21 @@ std::optional<std::int64_t> Stmt::colOptInt(int i) const {
 }
 
 std::string Stmt::colText(int i) const {
+    return std::string(colTextView(i));
+}
+
+std::string_view Stmt::colTextView(int i) const {
     const unsigned char* t = sqlite3_column_text(s_, i);
     if (!t) return {};
-    return std::string(reinterpret_cast<const char*>(t),
-                       static_cast<std::size_t>(sqlite3_column_bytes(s_, i)));
+    return {reinterpret_cast<const char*>(t),
+            static_cast<std::size_t>(sqlite3_column_bytes(s_, i))};
+}
+
+ByteView Stmt::colBlob(int i) const {
+    const void* b = sqlite3_column_blob(s_, i);
+    if (!b) return {};
+    return {static_cast<const std::uint8_t*>(b),
+            static_cast<std::size_t>(sqlite3_column_bytes(s_, i))};
 }
 
 Transaction::~Transaction() {
@@ -185,4 +230,4 @@ Expected<void, Error> Transaction::commit() {
     return r;
 }
 
-}  // namespace sscard::outbox::detail
+}  // namespace sscard::sqlite
