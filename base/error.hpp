@@ -1,5 +1,6 @@
-// The failure classes of the command-line and API contract (DESIGN.md): one vocabulary for every
-// layer above the transports, so that a CLI exit status, a JSON error and a JSON-RPC error agree.
+// The failure classes of the command-line and API contract
+// (docs/cli.md#exit-status-and-error-codes): one vocabulary for every layer above the transports,
+// so that a CLI exit status, a JSON error and a JSON-RPC error agree.
 #pragma once
 
 #include <optional>

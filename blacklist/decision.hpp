@@ -1,4 +1,5 @@
-// The decision for one card against the local list (DESIGN.md "Decision JSON (contract)").
+// The decision for one card against the local list (docs/cli.md#decision-json; the rules:
+// docs/feed.md#decision-rules).
 //
 // Rules, in order (the first that applies wins):
 //  1. "now" is never earlier than the newest verified feed time (clock rollback defence).

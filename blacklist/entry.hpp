@@ -1,5 +1,5 @@
 // Entries of the frozen-card list, their compact keys, and the CSV export they come from
-// (DESIGN.md "List input (contract)").
+// (docs/feed.md#list-input).
 //
 // Keys. 10 M rows must stay small and fast, so entries are keyed by integers, exactly (no hashes):
 //

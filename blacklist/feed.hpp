@@ -1,4 +1,4 @@
-// The signed metadata of the feed (TUF-shaped; DESIGN.md "The list feed").
+// The signed metadata of the feed (TUF-shaped; docs/feed.md#feed-files).
 //
 // A feed directory holds:
 //   timestamp.json        the top file: small, re-signed at every publication, short expiry;

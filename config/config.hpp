@@ -1,4 +1,4 @@
-// The configuration file (DESIGN.md "Configuration (contract)"): the settings, their built-in
+// The configuration file (docs/configuration.md): the settings, their built-in
 // defaults, and loading them from TOML with errors that name the file, the line and the key.
 //
 // Nothing here throws: every failure (unreadable file, TOML syntax, unknown key, wrong type, bad
@@ -180,7 +180,7 @@ Expected<Config, ConfigError> parseConfig(std::string_view text, const std::stri
 // Reads and parses one file; a missing or unreadable file is an error.
 Expected<Config, ConfigError> loadConfig(const std::string& path);
 
-// The CLI rule (DESIGN.md "Programs and their command line"): an explicit --config file must
+// The CLI rule (docs/configuration.md#loading-rules): an explicit --config file must
 // exist and parse; without one, a missing default file means the built-in defaults, and a
 // present one (even if unreadable) must parse.
 Expected<Config, ConfigError> loadConfigOrDefault(

@@ -1,6 +1,6 @@
-// The card cryptography of the social security card (reference/ssse-card.md §4) on OpenSSL 3 EVP:
-// block ciphers, the card's 4-byte MACs, session keys, the PIN block of the issuer's PIN reset and
-// the three-level key diversification.
+// The card cryptography of the social security card (docs/card.md#secure-messaging) on OpenSSL 3
+// EVP: block ciphers, the card's 4-byte MACs, session keys, the PIN block of the issuer's PIN reset
+// and the three-level key diversification.
 //
 // Ciphers. "des3" is two-key triple DES (16-byte key K1‖K2, EDE). Single DES lives in OpenSSL 3's
 // legacy provider only; it is computed here as DES-EDE with K1‖K1, which equals single DES, so only
@@ -110,7 +110,7 @@ Expected<Bytes, Error> encryptPinBlock(CardCipher cipher, ByteView sessionKey,
 // One level of key diversification with an 8-byte factor: 16-byte child key.
 Expected<SecretBytes, Error> diversify(CardCipher cipher, ByteView parentKey, ByteView factor8);
 
-// The three diversification factors (8 bytes each) of a card (ssse-card.md §4):
+// The three diversification factors (8 bytes each) of a card (docs/card.md#key-diversification):
 // province = 2 ASCII province digits ‖ "0000" ‖ "sh"; city = the first 6 digits of 卡识别码 as
 // ASCII ‖ "sx"; card = ATR historical bytes T6..T13 (T1 being the first historical byte).
 // The Zhejiang variant of the city factor is not implemented.

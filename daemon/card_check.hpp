@@ -49,7 +49,7 @@ class ListAccess {
     std::optional<blacklist::Store> store_;
 };
 
-// The card JSON plus the decision fields of the contract (DESIGN.md "Decision JSON").
+// The card JSON plus the decision fields of the contract (docs/cli.md#decision-json).
 nlohmann::json decisionJson(const nlohmann::json& cardReadJson, const blacklist::Decision& d);
 
 }  // namespace sscard::daemon

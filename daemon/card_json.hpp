@@ -1,4 +1,4 @@
-// The card and holder JSON of the contract (DESIGN.md "Card JSON").
+// The card and holder JSON of the contract (docs/cli.md#card-json).
 #pragma once
 
 #include <nlohmann/json.hpp>

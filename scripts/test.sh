@@ -28,6 +28,9 @@ step "build: release"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${LAUNCHER[@]}" >/dev/null
 cmake --build build -j "$JOBS"
 
+step "clang-tidy (.clang-tidy's checks on the product's sources)"
+bash scripts/check-tidy.sh build
+
 step "build: ASan/UBSan"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSSCARD_SANITIZE=ON "${LAUNCHER[@]}" >/dev/null
 cmake --build build-asan -j "$JOBS"

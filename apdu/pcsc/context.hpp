@@ -1,6 +1,6 @@
 // An RAII PC/SC context: SCardEstablishContext on creation, SCardReleaseContext on destruction.
 //
-// Rules for contexts in this program (reference/pcsc.md):
+// Rules for contexts in this program (docs/readers.md#contexts-and-connections):
 //  - A context is not shared between threads that use it at the same time: pcsc-lite serialises the
 //    calls on one context, and SCardGetStatusChange holds that lock for its whole wait.
 //  - The event Monitor therefore always runs on a context of its own; every PcscCard owns its

@@ -1,4 +1,4 @@
-// Reader and card events from PC/SC, the way reference/pcsc.md says a long-running client must
+// Reader and card events from PC/SC, the way docs/readers.md#events says a long-running client must
 // watch them: one SCardGetStatusChange over every reader plus "\\?PnP?\Notification" (or, where the
 // platform has no PnP notification, re-listing on a timer), finite waits so a stop request is seen
 // without busy polling, the per-reader event counter for a card swapped between two calls, and

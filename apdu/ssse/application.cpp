@@ -18,7 +18,7 @@ namespace {
 constexpr std::uint8_t kSfiEf05 = 0x05;
 constexpr std::uint8_t kSfiEf06 = 0x06;
 
-// EF05 tags 01..07 (ssse-card.md §2).
+// EF05 tags 01..07 (docs/card.md#ef05-card-management-data).
 constexpr RecordField kEf05Fields[] = {{0x01, 16}, {0x02, 1}, {0x03, 4}, {0x04, 12},
                                        {0x05, 4},  {0x06, 4}, {0x07, 9}};
 // EF06 on 2nd/3rd generation cards; 1st generation has no name extension (4E).

@@ -30,7 +30,7 @@ Expected<CardKeyContext, Error> cardKeyContext(crypto::CardCipher cipher, std::s
 
 // The card's cipher from the SSSE FCI: 9F0C → 86 = 01 DES/3DES, 03 SM4 (02 SSF33: not supported,
 // card_error). Without the template, a card id starting with region "11" means SSF33, otherwise DES
-// (ssse-card.md §1).
+// (docs/card.md#fci-and-the-algorithm-id).
 Expected<crypto::CardCipher, Error> cipherFromFci(ByteView fci, std::string_view cardId);
 // SELECTs the SSSE application again with its FCI fetched, and decides as cipherFromFci. Drops any
 // authentication on the card: call it before resetPin/unblockPin, not between.

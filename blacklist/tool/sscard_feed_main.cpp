@@ -1,4 +1,4 @@
-// sscard-feed: the publisher of the frozen-card list feed (DESIGN.md command line contract).
+// sscard-feed: the publisher of the frozen-card list feed (docs/cli.md#sscard-feed).
 //   sscard-feed keygen --out DIR
 //   sscard-feed publish --key FILE [--key FILE…] --input LIST.csv --out DIR [--expires DURATION]
 // Exit status: 0 success; 2 usage error or rejected input (bad CSV rows are listed with their line

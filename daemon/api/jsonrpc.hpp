@@ -1,4 +1,4 @@
-// JSON-RPC 2.0 messages of the local API (DESIGN.md "The local API (contract)"), without sockets:
+// JSON-RPC 2.0 messages of the local API (docs/api.md#framing), without sockets:
 // one request per line in, one response or notification per line out. Everything here is pure and
 // never throws, so that it can be unit-tested and fuzzed on its own.
 //

@@ -1,4 +1,4 @@
-// Who may call what on the local API (DESIGN.md "The local API (contract)").
+// Who may call what on the local API (docs/api.md#permission-table).
 //
 // A caller's role comes from its Unix credentials at connect time (SO_PEERCRED for uid/gid/pid,
 // SO_PEERGROUPS for the supplementary groups the kernel holds for it), mapped by [roles]:

@@ -1,4 +1,4 @@
-// The local API server (DESIGN.md "The local API (contract)"): transport, framing, who the caller
+// The local API server (docs/api.md#transport): transport, framing, who the caller
 // is, what it may call, and dispatch to the handlers the service registers. The service logic
 // (cards, decisions, the list) lives elsewhere and plugs in through registerMethod().
 //

@@ -1,9 +1,9 @@
 // The audit log: each decision and card event on this terminal, in SQLite, with bounded retention.
 //
 // One row per event: when, which reader, what kind, the card (card_id, region, card_number — card
-// identifiers, not personal data per DESIGN.md), the decision and its reason, and the list version
-// and age the decision used. There is no column for the holder's SSN or name (personal data) and
-// none for a PIN: they cannot be stored here by mistake.
+// identifiers, not personal data per docs/api.md#audit-log), the decision and its reason, and the
+// list version and age the decision used. There is no column for the holder's SSN or name (personal
+// data) and none for a PIN: they cannot be stored here by mistake.
 //
 // Retention: rows older than `retention` and rows beyond the newest `max_entries` are deleted in
 // small batches (`prune_batch` rows, one short transaction each), so pruning never holds the

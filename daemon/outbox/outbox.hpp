@@ -1,4 +1,4 @@
-// The outbox: backend events (DESIGN.md "The local API", the outbox paragraph) stored durably
+// The outbox: backend events (docs/api.md#backend-events-and-the-outbox) stored durably
 // before anything is sent.
 //
 // Delivery is at-least-once, made exactly-once at the receiver by idempotency keys:

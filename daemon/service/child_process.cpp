@@ -7,7 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+
+#include "base/errno_text.hpp"
 
 namespace sscard::daemon {
 
@@ -15,8 +16,7 @@ Expected<ChildResult, Error> runChild(const std::vector<std::string>& args,
                                       std::atomic<pid_t>& pid) {
     int pipeFds[2];
     if (pipe2(pipeFds, O_CLOEXEC) != 0) {
-        return unexpected(
-            makeError(ErrorCode::internal, std::string("pipe: ") + std::strerror(errno)));
+        return unexpected(makeError(ErrorCode::internal, "pipe: " + errnoText(errno)));
     }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -38,8 +38,7 @@ Expected<ChildResult, Error> runChild(const std::vector<std::string>& args,
     close(pipeFds[1]);
     if (rc != 0) {
         close(pipeFds[0]);
-        return unexpected(
-            makeError(ErrorCode::internal, std::string("spawn: ") + std::strerror(rc)));
+        return unexpected(makeError(ErrorCode::internal, "spawn: " + errnoText(rc)));
     }
     pid = child;
     ChildResult result;

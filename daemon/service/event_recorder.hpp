@@ -15,10 +15,10 @@
 #include "apdu/ssse/card_data.hpp"
 #include "base/error.hpp"
 #include "base/expected.hpp"
+#include "base/worker_pool.hpp"
 #include "blacklist/decision.hpp"
 #include "daemon/outbox/audit.hpp"
 #include "daemon/outbox/outbox.hpp"
-#include "daemon/service/job_pool.hpp"
 
 namespace sscard::daemon {
 
@@ -54,7 +54,7 @@ class EventRecorder {
 
     outbox::Outbox* outbox_;
     outbox::AuditLog* audit_;
-    JobPool writer_{1};
+    WorkerPool writer_{WorkerPoolOptions{1, 0}};  // one thread: writes stay in order
 };
 
 }  // namespace sscard::daemon

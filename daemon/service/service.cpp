@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 
+#include "base/worker_pool.hpp"
 #include "daemon/api/server.hpp"
 #include "daemon/card_check.hpp"
 #include "daemon/log.hpp"
@@ -21,7 +22,6 @@
 #include "daemon/service/card_desk.hpp"
 #include "daemon/service/event_recorder.hpp"
 #include "daemon/service/issuer_flows.hpp"
-#include "daemon/service/job_pool.hpp"
 #include "daemon/service/pin_attempts.hpp"
 #include "daemon/service/pin_flows.hpp"
 #include "daemon/service/status_report.hpp"
@@ -77,7 +77,7 @@ class Service {
     std::unique_ptr<IssuerFlows> issuer_;
     std::unique_ptr<StatusReport> status_;
     std::unique_ptr<MonitorGroup> monitors_;
-    std::unique_ptr<JobPool> checks_;
+    std::unique_ptr<WorkerPool> checks_;  // automatic checks of inserted cards
 };
 
 Expected<void, Error> Service::openStores() {
@@ -236,7 +236,7 @@ int Service::run() {
         logError(errorText(started.error()));
         return exitStatus(started.error().code);
     }
-    checks_ = std::make_unique<JobPool>(4);
+    checks_ = std::make_unique<WorkerPool>(WorkerPoolOptions{4, 0});
     monitors_ = std::make_unique<MonitorGroup>(makeMonitors(config_));
     monitors_->start([this](const apdu::ReaderEvent& e) { onReaderEvent(e); });
     sync_.start();

@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "base/backoff.hpp"
 #include "blacklist/sync_json.hpp"
 #include "daemon/card_check.hpp"
 #include "daemon/error_json.hpp"
@@ -85,16 +86,11 @@ Expected<blacklist::SyncResult, Error> SyncScheduler::syncNow() {
 }
 
 void SyncScheduler::loop() {
-    using namespace std::chrono_literals;
     std::mt19937_64 rng{std::random_device{}()};
-    auto poll = config_.list.poll_interval;
-    auto jitter = [&](std::chrono::milliseconds d) {
-        std::uniform_real_distribution<double> f(0.9, 1.1);
-        return std::chrono::milliseconds(
-            static_cast<std::int64_t>(static_cast<double>(d.count()) * f(rng)));
-    };
+    Backoff backoff(listSyncBackoff(config_.list.poll_interval));
+    // The first sync soon after start, spread so that terminals restarted together do not all ask
+    // at once.
     std::chrono::milliseconds wait{std::uniform_int_distribution<int>(0, 2000)(rng)};
-    int failures = 0;
     for (;;) {
         {
             std::unique_lock lock(stopMutex_);
@@ -102,15 +98,12 @@ void SyncScheduler::loop() {
         }
         auto result = syncNow();
         if (result) {
-            failures = 0;
-            wait = jitter(poll);
+            backoff.reset();
+            wait = backoff.current();
         } else {
-            ++failures;
-            logWarn("list sync failed (" + std::to_string(failures) +
+            wait = backoff.next();
+            logWarn("list sync failed (" + std::to_string(backoff.failures()) +
                     " in a row): " + errorText(result.error()));
-            auto backoff = poll * (1 << std::min(failures - 1, 4));
-            auto cap = std::max<std::chrono::milliseconds>(poll, 15min);
-            wait = jitter(std::min(backoff, cap));
         }
     }
 }

@@ -1,6 +1,6 @@
 // The list feed end to end: sscard-feed publishes into a directory that a real nginx serves over
 // TLS (test CA, test/env/feed-server.sh); the sync client runs against it. Every TUF attack of
-// reference/feed.md is tried and must be refused with the list unchanged.
+// docs/feed.md is tried and must be refused with the list unchanged.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>

@@ -147,7 +147,7 @@ def diversify(cipher, parent, factor8):
 
 
 def factors(card_id, historical):
-    """(province, city, card) factors: ssse-card.md section 4."""
+    """(province, city, card) factors: docs/card.md#key-diversification."""
     card_id = str(card_id)
     return ((card_id[:2] + "0000sh").encode("ascii"), (card_id[:6] + "sx").encode("ascii"),
             bytes(historical)[5:13])

@@ -3,7 +3,7 @@
 
 libnfc's pn532_uart driver opens the pty slave through a symlink (the connection string is
 `pn532_uart:<link>`; the path must not contain ':'). The emulator answers the frames and commands
-of reference/pn532.md; the card (test/sim/ssse_card.py, any profile; a contact profile is
+of docs/readers.md; the card (test/sim/ssse_card.py, any profile; a contact profile is
 presented contactless) enters and leaves the RF field on command.
 
 Control: a Unix stream socket (--control PATH). One command per line, one answer line each:

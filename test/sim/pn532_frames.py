@@ -1,4 +1,4 @@
-"""PN532 host-link frames (reference/pn532.md "Frames"), pure functions, no I/O.
+"""PN532 host-link frames (docs/readers.md, the PN532 frames), pure functions, no I/O.
 
 Host -> PN532 information frame:  00 00 FF LEN LCS D4 <cmd data> DCS 00
   extended (payload > 254 bytes):  00 00 FF FF FF LENm LENl LCS D4 <cmd data> DCS 00

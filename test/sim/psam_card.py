@@ -1,7 +1,7 @@
 """Model of a PSAM (SAM card, application D15600000590) holding the issuer's keys.
 
 What a terminal's SAM slot does for the social security card's issuer operations
-(reference/ssse-card.md section 4), in the convention the project implements
+(docs/card.md#psam-commands), in the convention the project implements
 (apdu/ssse/psam.hpp, PsamKeySource):
 
   00 A4 04 00 06 D15600000590            SELECT the PSAM application
