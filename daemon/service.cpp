@@ -1020,6 +1020,7 @@ nlohmann::json Service::listStatusJson() {
             {"error", {{"code", codeName(meta.error().code)}, {"message", meta.error().message}}}};
     auto j = blacklist::statusJson(meta->value_or(blacklist::ListMeta{}), unixNow(),
                                    graceSeconds(config_));
+    j["feed_set"] = !config_.list.feed_url.empty();
     std::lock_guard lock(syncStateMutex_);
     j["last_sync_attempt"] = lastSyncAt_ ? nlohmann::json(lastSyncAt_) : nlohmann::json(nullptr);
     j["last_sync_error"] =
@@ -1240,7 +1241,8 @@ int Service::run() {
         auto status = listStatusJson();
         std::string text = "STATUS=list version " +
                            status.value("version", nlohmann::json(0)).dump() +
-                           (status.value("stale", true) ? " (stale)" : "");
+                           (status.value("stale", true) ? " (stale)" : "") +
+                           (status.value("feed_set", true) ? "" : "; no feed set");
         sd_notify(0, text.c_str());
     }
 

@@ -21,20 +21,23 @@ if command -v ccache >/dev/null 2>&1; then
     LAUNCHER=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 
+# CI treats warnings as errors; a user's build does not (SSCARD_WERROR is off by default).
+STRICT=(-DSSCARD_WERROR=ON)
+
 step "format check"
 bash scripts/check-format.sh
 
 step "build: release"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${LAUNCHER[@]}" >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${STRICT[@]}" "${LAUNCHER[@]}" >/dev/null
 cmake --build build -j "$JOBS"
 
 step "build: ASan/UBSan"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSSCARD_SANITIZE=ON "${LAUNCHER[@]}" >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSSCARD_SANITIZE=ON "${STRICT[@]}" "${LAUNCHER[@]}" >/dev/null
 cmake --build build-asan -j "$JOBS"
 
 step "build: libFuzzer (clang)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSSCARD_FUZZ=ON \
-    -DSSCARD_TESTS=ON "${LAUNCHER[@]}" >/dev/null
+    -DSSCARD_TESTS=ON "${STRICT[@]}" "${LAUNCHER[@]}" >/dev/null
 # Only the fuzz targets: the unit and integration tests already run in the two builds above.
 cmake --build build-fuzz -j "$JOBS" --target sscard_fuzzers
 
