@@ -59,6 +59,13 @@ bash scripts/build-packages.sh build-deb
 step "packages: installed-service test (systemd-nspawn)"
 bash test/package/installed-service.sh build-deb 2>&1 | tee build-deb/installed-service.log || true
 
+# arm64 cross build with its unit tests under qemu-user: opt-in (SSCARD_ARM64=1), because it costs a
+# second full build plus a cached chroot (figures in the README).
+if [ "${SSCARD_ARM64:-0}" = 1 ]; then
+    step "arm64: cross build and unit tests under qemu-user"
+    bash scripts/cross-arm64.sh build-deb-arm64
+fi
+
 step "fuzzing, ${FUZZ_SECONDS}s per target"
 bash test/fuzz/run-fuzzers.sh build-fuzz "$FUZZ_SECONDS"
 
