@@ -20,8 +20,9 @@ prepare_only=false
 out=${1:-build-deb-arm64}
 mirror=${SSCARD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 cache=${SSCARD_CROSS_CACHE:-/var/cache/sscard-cross}
-# The chroot changes with the build dependencies; bump "chroot-1" when the recipe below changes.
-key=$( (echo chroot-1; sed -n '/^Build-Depends:/,/^[A-Z]/p' debian/control) | sha256sum | cut -c1-16)
+# The chroot changes with the build dependencies; bump "chroot-N" when the recipe below changes.
+# python3 and openssl: the outbox sender's unit tests start test/env/backend-receiver.py.
+key=$( (echo chroot-2; sed -n '/^Build-Depends:/,/^[A-Z]/p' debian/control) | sha256sum | cut -c1-16)
 root=$cache/bookworm-$key
 t0=$SECONDS
 
@@ -39,7 +40,7 @@ if [ ! -d "$root" ]; then
         dpkg --add-architecture arm64
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends crossbuild-essential-arm64 qemu-user-static \
-            debhelper dpkg-dev fakeroot ccache >/dev/null
+            debhelper dpkg-dev fakeroot ccache python3 openssl >/dev/null
         mkdir -p /src/pkg/debian && mv /src/control /src/pkg/debian/control
         apt-get build-dep -y -qq -a arm64 /src/pkg >/dev/null
         apt-get clean
