@@ -44,6 +44,7 @@ bool argvHas(int argc, char** argv, const char* flag) {
 int main(int argc, char** argv) {
     CLI::App app{"sscardd: social security card service for kiosks and point-of-sale terminals"};
     app.require_subcommand(0, 1);
+    app.set_version_flag("--version", "sscardd " SSCARD_VERSION);
 
     CommonOptions common;
     DiagOptions diagOptions;

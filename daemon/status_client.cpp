@@ -28,6 +28,9 @@ int runStatusClient(const Config& config, const Output& out) {
                 list.value("version", nlohmann::json(0)).dump().c_str(),
                 list.value("age_s", nlohmann::json(nullptr)).dump().c_str(),
                 list.value("stale", true) ? "STALE" : "fresh");
+    if (!list.value("feed_set", true)) {
+        std::printf("list    no feed set ([list] feed_url is empty): the list is never synced\n");
+    }
     if (status->contains("outbox")) {
         const auto& outbox = (*status)["outbox"];
         std::printf("outbox  %s queued\n",

@@ -12,6 +12,9 @@ packages=(
   # runtime and test environment: real pcscd with virtual readers, nginx for feeds
   pcscd vsmartcard-vpcd libnfc-bin nginx-light sqlite3 openssl
   python3 python3-cryptography systemd procps psmisc iproute2 curl ca-certificates pcsc-tools
+  # packages (scripts/build-packages.sh), manual pages, the installed-service test in a container
+  # (test/package/), the arm64 cross build's chroot (scripts/cross-arm64.sh)
+  debhelper dpkg-dev fakeroot lintian scdoc debootstrap systemd-container
 )
 
 missing=()

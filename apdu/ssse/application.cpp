@@ -55,12 +55,12 @@ ByteView field(const FieldMap& fields, std::uint8_t tag) {
 
 bool ReadStrategyCache::multiReadRefused(const Bytes& atr) const {
     std::lock_guard lock(mutex_);
-    return refused_.count(atr) != 0;
+    return refused_.count(std::string(atr.begin(), atr.end())) != 0;
 }
 
 void ReadStrategyCache::markMultiReadRefused(const Bytes& atr) {
     std::lock_guard lock(mutex_);
-    refused_.insert(atr);
+    refused_.emplace(atr.begin(), atr.end());
 }
 
 // Transport failures are remembered so that readCard() can tell a reset (restart the sequence)

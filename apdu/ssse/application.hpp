@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 #include <span>
+#include <string>
 
 #include "apdu/ssse/card_data.hpp"
 #include "apdu/transport.hpp"
@@ -36,7 +37,9 @@ class ReadStrategyCache {
 
   private:
     mutable std::mutex mutex_;
-    std::set<Bytes> refused_;
+    // ATRs as strings: GCC 12 at -O3 reports a false stringop-overread inside std::set<Bytes>'s
+    // comparison (std::vector<unsigned char> compares through memcmp with an unbounded length).
+    std::set<std::string> refused_;
 };
 
 class SsseApplication {

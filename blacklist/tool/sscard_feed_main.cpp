@@ -97,6 +97,7 @@ int publishCmd(const std::vector<std::string>& key_files, const std::string& inp
 int main(int argc, char** argv) {
     CLI::App app{"sscard-feed: publishes the signed frozen-card list feed"};
     app.require_subcommand(1);
+    app.set_version_flag("--version", "sscard-feed " SSCARD_VERSION);
     std::string kg_out;
     auto* kg = app.add_subcommand("keygen", "create a signing key pair DIR/feed.key, DIR/feed.pub");
     kg->add_option("--out", kg_out, "directory")->required();

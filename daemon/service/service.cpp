@@ -180,7 +180,8 @@ int Service::waitForStop(sigset_t& signals) {
         auto list = status_->list();
         std::string text = "STATUS=list version " +
                            list.value("version", nlohmann::json(0)).dump() +
-                           (list.value("stale", true) ? " (stale)" : "");
+                           (list.value("stale", true) ? " (stale)" : "") +
+                           (list.value("feed_set", true) ? "" : "; no feed set");
         sd_notify(0, text.c_str());
     }
 }

@@ -11,6 +11,7 @@ nlohmann::json StatusReport::list() {
             {"error", {{"code", codeName(meta.error().code)}, {"message", meta.error().message}}}};
     auto j = blacklist::statusJson(meta->value_or(blacklist::ListMeta{}), unixNow(),
                                    graceSeconds(config_));
+    j["feed_set"] = !config_.list.feed_url.empty();
     auto sync = sync_.state();
     j["last_sync_attempt"] =
         sync.lastAttemptAt ? nlohmann::json(sync.lastAttemptAt) : nlohmann::json(nullptr);
