@@ -42,14 +42,14 @@ nlohmann::json activationJson(const ActivationOutcome& o) {
 // Parses the request with `parse`, runs `flow` on it and answers with `toJson` of the outcome.
 template <class Parse, class Flow, class ToJson>
 api::Handler flowHandler(Parse parse, Flow flow, ToJson toJson) {
-    return
-        [parse, flow, toJson](const api::Caller&, const nlohmann::json& params, api::Reply reply) {
-            auto request = parse(params);
-            if (!request) return (void)reply(request.error());
-            auto outcome = flow(*request);
-            if (!outcome) return (void)reply(outcome.error());
-            reply(toJson(*outcome));
-        };
+    return [parse, flow, toJson](const api::Caller&, const nlohmann::json& params,
+                                 const api::Reply& reply) {
+        auto request = parse(params);
+        if (!request) return (void)reply(request.error());
+        auto outcome = flow(*request);
+        if (!outcome) return (void)reply(outcome.error());
+        reply(toJson(*outcome));
+    };
 }
 
 }  // namespace
@@ -58,35 +58,35 @@ Expected<void, Error> bindApi(api::Server& server, ApiTargets t) {
     std::vector<std::pair<std::string, api::Handler>> methods;
     methods.emplace_back("status",
                          [&status = t.status](const api::Caller&, const nlohmann::json&,
-                                              api::Reply reply) { reply(status.status()); });
+                                              const api::Reply& reply) { reply(status.status()); });
     methods.emplace_back(
         "readers.list",
-        [&status = t.status](const api::Caller&, const nlohmann::json&, api::Reply reply) {
+        [&status = t.status](const api::Caller&, const nlohmann::json&, const api::Reply& reply) {
             auto readers = status.readers();
             if (!readers) return (void)reply(readers.error());
             reply(nlohmann::json{{"readers", *readers}});
         });
     // Holder data only reaches callers the permission table lets have it (the server checks).
-    methods.emplace_back(
-        "card.read", [&desk = t.desk, &strategy = t.readStrategy](
-                         const api::Caller&, const nlohmann::json& params, api::Reply reply) {
-            if (params.is_object() && params.contains("holder") && !params["holder"].is_boolean())
-                return (void)reply(makeError(ErrorCode::usage, "\"holder\" must be true or false"));
-            bool holder =
-                params.is_object() && params.contains("holder") && params["holder"].get<bool>();
-            auto held = desk.hold(readerParam(params));
-            if (!held) return (void)reply(held.error());
-            apdu::CardConnection& card = held->card();
-            auto read = ssse::readCard(card, strategy, holder);
-            if (!read) return (void)reply(read.error());
-            reply(cardReadJson(card.readerName(), card.interface(), card.atr(), read->card,
-                               read->holder ? &*read->holder : nullptr));
-        });
-    methods.emplace_back(
-        "card.check",
-        [&checker = t.checker](const api::Caller&, const nlohmann::json& params, api::Reply reply) {
-            answer(reply, checker.check(readerParam(params), "requested"));
-        });
+    methods.emplace_back("card.read", [&desk = t.desk, &strategy = t.readStrategy](
+                                          const api::Caller&, const nlohmann::json& params,
+                                          const api::Reply& reply) {
+        if (params.is_object() && params.contains("holder") && !params["holder"].is_boolean())
+            return (void)reply(makeError(ErrorCode::usage, "\"holder\" must be true or false"));
+        bool holder =
+            params.is_object() && params.contains("holder") && params["holder"].get<bool>();
+        auto held = desk.hold(readerParam(params));
+        if (!held) return (void)reply(held.error());
+        apdu::CardConnection& card = held->card();
+        auto read = ssse::readCard(card, strategy, holder);
+        if (!read) return (void)reply(read.error());
+        reply(cardReadJson(card.readerName(), card.interface(), card.atr(), read->card,
+                           read->holder ? &*read->holder : nullptr));
+    });
+    methods.emplace_back("card.check",
+                         [&checker = t.checker](const api::Caller&, const nlohmann::json& params,
+                                                const api::Reply& reply) {
+                             answer(reply, checker.check(readerParam(params), "requested"));
+                         });
     methods.emplace_back(
         "pin.verify",
         flowHandler(
@@ -103,48 +103,48 @@ Expected<void, Error> bindApi(api::Server& server, ApiTargets t) {
                     [&pins = t.pins](const ActivationRequest& r) { return pins.activate(r); },
                     activationJson));
     auto issuerMethod = [&issuer = t.issuer](bool reset) {
-        return
-            [&issuer, reset](const api::Caller&, const nlohmann::json& params, api::Reply reply) {
-                const char* method = reset ? "pin.reset" : "pin.unblock";
-                if (auto keys = issuer.requireKeys(method); !keys) {
-                    Error e = keys.error();
-                    if (reset) e.pin_state = "unchanged";
-                    return (void)reply(e);
-                }
-                auto request = issuerRequest(params, reset);
-                if (!request) {
-                    Error e = request.error();
-                    if (reset) e.pin_state = "unchanged";
-                    return (void)reply(e);
-                }
-                auto outcome = reset ? issuer.reset(*request) : issuer.unblock(*request);
-                if (!outcome) return (void)reply(outcome.error());
-                nlohmann::json j{{"ok", true}, {"event_id", outcome->eventId}};
-                if (reset) j["pin_state"] = "changed";
-                reply(j);
-            };
+        return [&issuer, reset](const api::Caller&, const nlohmann::json& params,
+                                const api::Reply& reply) {
+            const char* method = reset ? "pin.reset" : "pin.unblock";
+            if (auto keys = issuer.requireKeys(method); !keys) {
+                Error e = keys.error();
+                if (reset) e.pin_state = "unchanged";
+                return (void)reply(e);
+            }
+            auto request = issuerRequest(params, reset);
+            if (!request) {
+                Error e = request.error();
+                if (reset) e.pin_state = "unchanged";
+                return (void)reply(e);
+            }
+            auto outcome = reset ? issuer.reset(*request) : issuer.unblock(*request);
+            if (!outcome) return (void)reply(outcome.error());
+            nlohmann::json j{{"ok", true}, {"event_id", outcome->eventId}};
+            if (reset) j["pin_state"] = "changed";
+            reply(j);
+        };
     };
     methods.emplace_back("pin.reset", issuerMethod(true));
     methods.emplace_back("pin.unblock", issuerMethod(false));
-    methods.emplace_back(
-        "list.sync", [&sync = t.sync](const api::Caller&, const nlohmann::json&, api::Reply reply) {
-            auto result = sync.syncNow();
-            if (!result) return (void)reply(result.error());
-            auto j = blacklist::toJson(*result);
-            j.erase("downloaded_bytes");
-            reply(j);
-        });
-    methods.emplace_back("list.lookup",
-                         [&list = t.list, &status = t.status](
-                             const api::Caller&, const nlohmann::json& params, api::Reply reply) {
-                             auto facts = lookupFacts(params);
-                             if (!facts) return (void)reply(facts.error());
-                             auto entries = list.lookup(*facts);
-                             if (!entries) return (void)reply(entries.error());
-                             nlohmann::json arr = nlohmann::json::array();
-                             for (const auto& e : *entries) arr.push_back(blacklist::toJson(e));
-                             reply(nlohmann::json{{"entries", arr}, {"list", status.list()}});
-                         });
+    methods.emplace_back("list.sync", [&sync = t.sync](const api::Caller&, const nlohmann::json&,
+                                                       const api::Reply& reply) {
+        auto result = sync.syncNow();
+        if (!result) return (void)reply(result.error());
+        auto j = blacklist::toJson(*result);
+        j.erase("downloaded_bytes");
+        reply(j);
+    });
+    methods.emplace_back("list.lookup", [&list = t.list, &status = t.status](
+                                            const api::Caller&, const nlohmann::json& params,
+                                            const api::Reply& reply) {
+        auto facts = lookupFacts(params);
+        if (!facts) return (void)reply(facts.error());
+        auto entries = list.lookup(*facts);
+        if (!entries) return (void)reply(entries.error());
+        nlohmann::json arr = nlohmann::json::array();
+        for (const auto& e : *entries) arr.push_back(blacklist::toJson(e));
+        reply(nlohmann::json{{"entries", arr}, {"list", status.list()}});
+    });
 
     for (auto& [method, handler] : methods) {
         if (!server.registerMethod(method, std::move(handler))) {
