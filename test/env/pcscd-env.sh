@@ -152,6 +152,67 @@ other_pcscd_message() {
     err "  or end the pcscd you started yourself (kill <pid>), then run: $0 start"
 }
 
+# Linux hands out local ports 32768-60999 to outgoing connections, which includes the vpcd ports: an
+# unrelated loopback connection made during a test run (to nginx, to a vpcd port) can hold 40000 as its
+# own local port, and pcscd's bind then fails. Reserving the ports keeps them out of that pool; it needs
+# root and changes a system setting, so it is only added to, never removed.
+reserve_ports() {
+    local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur
+    [ -w "$f" ] || return 0
+    cur=$(cat "$f")
+    case ",$cur," in *",40000-40003,"*) return 0 ;; esac
+    if printf '%s' "${cur:+$cur,}40000-40003" > "$f" 2>/dev/null; then
+        say "reserved ports 40000-40003 (net.ipv4.ip_local_reserved_ports = $(cat "$f"))"
+    fi
+}
+
+# 0: pcscd runs with every reader; 1: failed; 2: a vpcd port was in use (pcscd stopped again)
+launch_pcscd() {
+    local pid deadline debug_args log_start
+    if [ "${SSCARD_ENV_DEBUG:-0}" = 1 ]; then debug_args=(-d -a); else debug_args=(-e); fi
+    printf '\n=== %s pcscd -f %s -c %s\n' "$(date -u +%FT%TZ)" "${debug_args[*]}" "$CONF_DIR" >> "$LOG_FILE"
+    log_start=$(stat -c %s "$LOG_FILE")
+    # setsid: pcscd survives the caller's session. Not a process-group leader, so setsid
+    # execs pcscd in place and $! is pcscd's pid (checked against pcscd.pid below).
+    # (9>&-: pcscd must not inherit the lock)
+    setsid pcscd -f "${debug_args[@]}" -c "$CONF_DIR" < /dev/null >> "$LOG_FILE" 2>&1 9>&- &
+    pid=$!
+    echo "$pid" > "$PID_FILE"
+
+    deadline=$(( $(date +%s%N) / 1000000 + TIMEOUT * 1000 ))
+    while :; do
+        if ! alive "$pid"; then
+            err "pcscd exited during startup; last lines of $LOG_FILE:"
+            tail -n 15 "$LOG_FILE" >&2
+            rm -f "$PID_FILE"
+            return 1
+        fi
+        if tail -c +"$((log_start + 1))" "$LOG_FILE" | grep -q 'Address already in use'; then
+            kill -TERM "$pid" 2>/dev/null
+            local i
+            for i in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
+            alive "$pid" && kill -KILL "$pid" 2>/dev/null
+            for i in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
+            rm -f "$PID_FILE"
+            [ "$(tr -dc '0-9' 2>/dev/null < "$SYS_PID")" = "$pid" ] && rm -f "$SYS_PID" "$SYS_SOCK"
+            return 2
+        fi
+        if [ -S "$SYS_SOCK" ] && socket_accepts; then
+            local all=1 p
+            for p in "${PORTS[@]}"; do port_in_state "$p" 0A || { all=0; break; }; done
+            [ $all = 1 ] && break
+        fi
+        if [ $(( $(date +%s%N) / 1000000 )) -ge $deadline ]; then
+            err "pcscd (pid $pid) not ready after ${TIMEOUT}s ($SYS_SOCK accepting and vpcd ports ${PORTS[*]} listening)"
+            err "last lines of $LOG_FILE:"
+            tail -n 15 "$LOG_FILE" >&2
+            err "it is left running; '$0 stop' ends it"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
 cmd_start() {
     local pid others p deadline debug_args
     pid=$(our_pid) && {
@@ -198,37 +259,21 @@ cmd_start() {
     done
 
     write_config || { err "cannot write the reader configuration in $CONF_DIR"; return 1; }
-    if [ "${SSCARD_ENV_DEBUG:-0}" = 1 ]; then debug_args=(-d -a); else debug_args=(-e); fi
-    printf '\n=== %s pcscd -f %s -c %s\n' "$(date -u +%FT%TZ)" "${debug_args[*]}" "$CONF_DIR" >> "$LOG_FILE"
-    # setsid: pcscd survives the caller's session. Not a process-group leader, so setsid
-    # execs pcscd in place and $! is pcscd's pid (checked against pcscd.pid below).
-    # (9>&-: pcscd must not inherit the lock)
-    setsid pcscd -f "${debug_args[@]}" -c "$CONF_DIR" < /dev/null >> "$LOG_FILE" 2>&1 9>&- &
-    pid=$!
-    echo "$pid" > "$PID_FILE"
-
-    deadline=$(( $(date +%s%N) / 1000000 + TIMEOUT * 1000 ))
+    reserve_ports
+    # A port can be taken for a moment by someone else's connection (see reserve_ports): pcscd then
+    # starts without that reader. Try again until the port is free, for as long as TIME_WAIT lasts.
+    local attempt_deadline=$(( $(date +%s) + 75 )) rc tries=0
     while :; do
-        if ! alive "$pid"; then
-            err "pcscd exited during startup; last lines of $LOG_FILE:"
-            tail -n 15 "$LOG_FILE" >&2
-            rm -f "$PID_FILE"
-            return 1
+        launch_pcscd && break
+        rc=$?
+        [ $rc = 2 ] && [ "$(date +%s)" -lt $attempt_deadline ] || return 1
+        if [ $((tries++)) = 0 ]; then
+            say "a vpcd port is in use; retrying every 3 s for up to 75 s. Sockets on ports ${PORTS[*]}:"
+            ss -tanp '( sport >= :40000 and sport <= :40003 )' 2>/dev/null | sed 's/^/    /'
         fi
-        if [ -S "$SYS_SOCK" ] && socket_accepts; then
-            local all=1
-            for p in "${PORTS[@]}"; do port_in_state "$p" 0A || { all=0; break; }; done
-            [ $all = 1 ] && break
-        fi
-        if [ $(( $(date +%s%N) / 1000000 )) -ge $deadline ]; then
-            err "pcscd (pid $pid) not ready after ${TIMEOUT}s ($SYS_SOCK accepting and vpcd ports ${PORTS[*]} listening)"
-            err "last lines of $LOG_FILE:"
-            tail -n 15 "$LOG_FILE" >&2
-            err "it is left running; '$0 stop' ends it"
-            return 1
-        fi
-        sleep 0.05
+        sleep 3
     done
+    pid=$(tr -dc '0-9' < "$PID_FILE")
     p=$(tr -dc '0-9' < "$SYS_PID" 2>/dev/null)
     if [ -n "$p" ] && [ "$p" != "$pid" ] && is_ours "$p"; then
         pid=$p
