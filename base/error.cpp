@@ -38,6 +38,12 @@ std::string_view codeName(ErrorCode code) {
             return "sync_failed";
         case ErrorCode::feed_rejected:
             return "feed_rejected";
+        case ErrorCode::card_not_genuine:
+            return "card_not_genuine";
+        case ErrorCode::auth_failed:
+            return "auth_failed";
+        case ErrorCode::no_session:
+            return "no_session";
         case ErrorCode::internal:
             return "internal";
     }
@@ -86,6 +92,12 @@ int exitStatus(ErrorCode code) {
             return 15;
         case ErrorCode::feed_rejected:
             return 16;
+        case ErrorCode::card_not_genuine:
+            return 17;
+        case ErrorCode::auth_failed:
+            return 18;
+        case ErrorCode::no_session:
+            return 19;
         case ErrorCode::internal:
             return 1;
     }

@@ -27,6 +27,9 @@ enum class ErrorCode {
     list_unavailable,
     sync_failed,
     feed_rejected,
+    card_not_genuine,  // the chip's internal authentication disagrees with the issuer's key
+    auth_failed,       // the card refused external authentication (tries_left counts down)
+    no_session,        // an HSM read session that does not exist (any more) for this caller
     internal,
 };
 
@@ -47,13 +50,16 @@ struct Error {
     // left while that command was under way: try the new PIN, then the old), "changed" (the
     // PIN is the new one; something after it failed).
     std::optional<std::string> pin_state;
+    // A finer cause within the code where a client must tell them apart (docs/api.md#errors):
+    // "no_psam", "psam_algorithm", "psam_no_read_key", "key_blocked".
+    std::optional<std::string> reason;
 };
 
 // "code: message", for logs.
 std::string errorText(const Error& error);
 
 inline Error makeError(ErrorCode code, std::string message) {
-    return Error{code, std::move(message), std::nullopt, std::nullopt};
+    return Error{code, std::move(message), std::nullopt, std::nullopt, std::nullopt};
 }
 
 }  // namespace sscard

@@ -22,6 +22,10 @@ std::string_view reasonName(Reason r) {
             return "list_stale";
         case Reason::no_list:
             return "no_list";
+        case Reason::number_unreadable:
+            return "number_unreadable";
+        case Reason::card_not_genuine:
+            return "card_not_genuine";
     }
     return "no_list";
 }
@@ -70,10 +74,26 @@ bool cardExpired(const std::optional<std::string>& expires_on, std::int64_t now)
 
 }  // namespace
 
+std::string identifiedBy(const CardFacts& card) {
+    const bool number = !card.card_number.empty();
+    if (card.card_id && number) return "card_id+card_number";
+    if (card.card_id) return "card_id";
+    return number ? "card_number" : "";
+}
+
 Decision decide(const CardFacts& card, const std::vector<Entry>& matches,
                 const std::optional<ListMeta>& meta, std::int64_t now, std::int64_t grace_s,
                 StalePolicy policy) {
+    return decide(card, matches, meta, now, DecisionRules{grace_s, policy, {}}, ListFacts{});
+}
+
+Decision decide(const CardFacts& card, const std::vector<Entry>& matches,
+                const std::optional<ListMeta>& meta, std::int64_t now, const DecisionRules& rules,
+                const ListFacts& listFacts) {
+    const std::int64_t grace_s = rules.grace_s;
+    const StalePolicy policy = rules.stale;
     Decision d;
+    d.identified_by = identifiedBy(card);
     bool have_list = meta && meta->version > 0;
     std::int64_t t = have_list ? effectiveNow(*meta, now) : now;
     if (have_list) d.list = listState(*meta, now, grace_s);
@@ -99,6 +119,11 @@ Decision decide(const CardFacts& card, const std::vector<Entry>& matches,
     if (d.list->stale && policy == StalePolicy::deny) {
         d.allow = false;
         d.reason = Reason::list_stale;
+        return d;
+    }
+    if (card.card_number.empty() && listFacts.number_only_entries_in_region) {
+        d.allow = rules.unreadable_number == UnreadableNumberPolicy::allow;
+        d.reason = Reason::number_unreadable;
         return d;
     }
     d.allow = true;
@@ -127,6 +152,7 @@ nlohmann::json toJson(const Decision& d) {
     nlohmann::json j;
     j["decision"] = d.allow ? "allow" : "deny";
     j["reason"] = std::string(reasonName(d.reason));
+    j["identified_by"] = d.identified_by;
     if (d.entry) j["entry"] = toJson(*d.entry);
     if (d.list) {
         j["list"] = toJson(*d.list);

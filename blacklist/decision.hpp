@@ -13,7 +13,13 @@
 //  5. The list is stale (now > list expires + grace): stale_policy deny -> deny list_stale; allow
 //  ->
 //     decide on the stale list (allow ok) with list.stale = true.
-//  6. allow ok.
+//  6. The card's number could not be read (a 3rd-generation card keeps it behind the read key) and
+//     the list holds entries known only by region + card number in the card's region, one of which
+//     could be this card: unreadable_number deny -> deny number_unreadable; allow -> allow
+//     number_unreadable (flagged, never a silent ok).
+//  7. allow ok.
+// identified_by names what the list was searched with: "card_id+card_number", "card_id" (the
+// number unreadable) or "card_number" (a card without an identifier).
 // list.age_s is the time since the list was last confirmed current by a verified sync (a new
 // version, the same version, or an HTTP 304 for the verified top file).
 #pragma once
@@ -30,12 +36,24 @@
 namespace sscard::blacklist {
 
 enum class StalePolicy { deny, allow };
+enum class UnreadableNumberPolicy { deny, allow };
 
 struct CardFacts {
     std::optional<std::string> card_id;     // 32 hex digits
     std::string region;                     // 6 digits
-    std::string card_number;                // 9 characters
+    std::string card_number;                // 9 characters; empty when unreadable
     std::optional<std::string> expires_on;  // "YYYY-MM-DD"
+};
+
+// What the list says about entries the card's readable fields cannot rule out (rule 6).
+struct ListFacts {
+    bool number_only_entries_in_region = false;
+};
+
+struct DecisionRules {
+    std::int64_t grace_s = 0;
+    StalePolicy stale = StalePolicy::deny;
+    UnreadableNumberPolicy unreadable_number = UnreadableNumberPolicy::deny;
 };
 
 // What the store knows about its list (also the body of `list status`).
@@ -69,7 +87,9 @@ enum class Reason {
     cancelled,
     card_expired,
     list_stale,
-    no_list
+    no_list,
+    number_unreadable,
+    card_not_genuine  // set by the terminal's chip check ([keys] authenticate_cards), not the list
 };
 std::string_view reasonName(Reason r);
 
@@ -78,18 +98,27 @@ struct Decision {
     Reason reason = Reason::no_list;
     std::optional<Entry> entry;     // the entry that decided, or the first that matched
     std::optional<ListState> list;  // absent when there is no list
+    std::string identified_by;      // "card_id+card_number", "card_id" or "card_number"
 };
 
 // True when this entry denies at `now` (rule 2).
 bool entryDenies(const Entry& e, std::int64_t now);
 
 Decision decide(const CardFacts& card, const std::vector<Entry>& matches,
+                const std::optional<ListMeta>& meta, std::int64_t now, const DecisionRules& rules,
+                const ListFacts& listFacts = {});
+// Rules 1-5 and 7 only (no unreadable number).
+Decision decide(const CardFacts& card, const std::vector<Entry>& matches,
                 const std::optional<ListMeta>& meta, std::int64_t now, std::int64_t grace_s,
                 StalePolicy policy);
 
+// "card_id+card_number", "card_id" or "card_number": what identifies the card on the list.
+std::string identifiedBy(const CardFacts& card);
+
 nlohmann::json toJson(const Entry& e);
 nlohmann::json toJson(const ListState& s);
-// {"decision", "reason", "entry"?, "list"}: merge into the card JSON. Without a list, "list" is
+// {"decision", "reason", "identified_by", "entry"?, "list"}: merge into the card JSON. Without a
+// list, "list" is
 // {"version": 0, "age_s": null, "stale": true}.
 nlohmann::json toJson(const Decision& d);
 // {"version", "entries", "expires", "feed_time", "fetched", "checked", "age_s", "stale",

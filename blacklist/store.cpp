@@ -34,7 +34,7 @@ std::string joinIds(const std::vector<std::string>& ids) {
 }  // namespace
 
 struct Store::Statements {
-    sqlite::Stmt get_id, get_card, get_num, get_meta;
+    sqlite::Stmt get_id, get_card, get_num, get_meta, any_in_region;
     sqlite::Stmt ins_id, ins_num, del_id, del_num, set_meta, touch;  // read-write only
 };
 
@@ -70,6 +70,7 @@ Expected<Store, Error> Store::open(const std::filesystem::path& path, bool read_
          false},
         {&s.st_->get_num,
          "SELECT state, eff, exp, repl FROM by_number WHERE region=?1 AND number=?2", false},
+        {&s.st_->any_in_region, "SELECT 1 FROM by_number WHERE region=?1 LIMIT 1", false},
         {&s.st_->get_meta,
          "SELECT version, expires, feed_time, fetched, checked, count, digest, key_ids, etag "
          "FROM meta WHERE id=1",
@@ -175,6 +176,17 @@ Expected<std::vector<Entry>, Error> Store::lookup(const CardFacts& card) {
     s.reset();
     if (rc != SQLITE_DONE) return unexpected(db_.fail("list lookup"));
     return out;
+}
+
+Expected<bool, Error> Store::hasNumberOnlyEntries(std::string_view region) {
+    auto r = encodeRegion(region);
+    if (!r) return false;
+    sqlite::Stmt& s = st_->any_in_region;
+    s.bind(1, *r);
+    int rc = s.step();
+    s.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return unexpected(db_.fail("list lookup by region"));
+    return rc == SQLITE_ROW;
 }
 
 Expected<ListMeta, Error> Store::status() {

@@ -50,6 +50,9 @@ class Store {
     Expected<std::optional<Entry>, Error> lookupCardId(std::string_view card_id);
     Expected<std::optional<Entry>, Error> lookupNumber(std::string_view region,
                                                        std::string_view card_number);
+    // Whether the list holds an entry known only by region + card number in this region: such an
+    // entry could be a card whose number cannot be read (docs/feed.md#decision-rules).
+    Expected<bool, Error> hasNumberOnlyEntries(std::string_view region);
     // Raw key lookups (benchmarks).
     Expected<bool, Error> containsId(IdKey k);
 

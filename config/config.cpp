@@ -393,6 +393,13 @@ struct Checker {
     }
 };
 
+// A byte-valued key (a key id, a usage byte): 0..255.
+KeyDef byteKey(std::string_view name, int KeysConfig::*field) {
+    return {name, [field](Checker& c, const toml::node& n, const std::string& k) {
+                if (auto v = c.integer(n, k, 0, 255)) c.config.keys.*field = int(*v);
+            }};
+}
+
 bool isGroupName(std::string_view g) {
     if (g.empty() || g[0] == '-' || g.size() > 256) return false;
     return std::none_of(g.begin(), g.end(), [](char c) {
@@ -468,6 +475,14 @@ const std::vector<TableDef>& schema() {
                   auto v = c.choice<StalePolicy>(
                       n, k, {{"deny", StalePolicy::deny}, {"allow", StalePolicy::allow}});
                   if (v) c.config.list.stale_policy = *v;
+              }},
+             {"unreadable_number",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  auto v = c.choice<UnreadableNumberPolicy>(
+                      n, k,
+                      {{"deny", UnreadableNumberPolicy::deny},
+                       {"allow", UnreadableNumberPolicy::allow}});
+                  if (v) c.config.list.unreadable_number = *v;
               }},
          }},
         {"nfc",
@@ -634,17 +649,21 @@ const std::vector<TableDef>& schema() {
               [](Checker& c, const toml::node& n, const std::string& k) {
                   if (auto v = c.integer(n, k, 0, 3)) c.config.keys.psam_levels = int(*v);
               }},
-             {"psam_puk_usage",
+             byteKey("psam_puk_usage", &KeysConfig::psam_puk_usage),
+             byteKey("psam_puk_key", &KeysConfig::psam_puk_key),
+             byteKey("psam_puk_key_des", &KeysConfig::psam_puk_key_des),
+             byteKey("psam_read_usage", &KeysConfig::psam_read_usage),
+             byteKey("psam_read_key", &KeysConfig::psam_read_key),
+             byteKey("psam_read_key_des", &KeysConfig::psam_read_key_des),
+             byteKey("psam_internal_usage", &KeysConfig::psam_internal_usage),
+             byteKey("psam_internal_key", &KeysConfig::psam_internal_key),
+             byteKey("psam_internal_key_des", &KeysConfig::psam_internal_key_des),
+             byteKey("card_puk_id", &KeysConfig::card_puk_id),
+             byteKey("card_read_id", &KeysConfig::card_read_id),
+             byteKey("card_internal_id", &KeysConfig::card_internal_id),
+             {"authenticate_cards",
               [](Checker& c, const toml::node& n, const std::string& k) {
-                  if (auto v = c.integer(n, k, 0, 255)) c.config.keys.psam_puk_usage = int(*v);
-              }},
-             {"psam_puk_key",
-              [](Checker& c, const toml::node& n, const std::string& k) {
-                  if (auto v = c.integer(n, k, 0, 255)) c.config.keys.psam_puk_key = int(*v);
-              }},
-             {"card_puk_id",
-              [](Checker& c, const toml::node& n, const std::string& k) {
-                  if (auto v = c.integer(n, k, 0, 255)) c.config.keys.card_puk_id = int(*v);
+                  if (auto b = c.boolean(n, k)) c.config.keys.authenticate_cards = *b;
               }},
              {"file",
               [](Checker& c, const toml::node& n, const std::string& k) {
@@ -653,6 +672,19 @@ const std::vector<TableDef>& schema() {
              {"allow_software_keys",
               [](Checker& c, const toml::node& n, const std::string& k) {
                   if (auto b = c.boolean(n, k)) c.config.keys.allow_software_keys = *b;
+              }},
+         }},
+        {"hsm",
+         {
+             {"session_timeout",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  auto d = c.duration(n, k);
+                  if (!d) return;
+                  if (*d < std::chrono::seconds(1) || *d > std::chrono::minutes(10)) {
+                      c.fail(n, k, "must be between 1s and 10m, got " + formatDuration(*d));
+                      return;
+                  }
+                  c.config.hsm.session_timeout = *d;
               }},
          }},
     };

@@ -32,6 +32,14 @@ enum class StalePolicy {
     allow,  // decide on the stale list and flag the decision
 };
 
+// A card whose number cannot be read (a 3rd-generation card that keeps it behind the read key) in
+// a region where the list holds entries known only by region + card number: such an entry could be
+// this card (docs/feed.md#decision-rules).
+enum class UnreadableNumberPolicy {
+    deny,   // refuse it (reason number_unreadable): the safe default
+    allow,  // let it through, flagged with reason number_unreadable
+};
+
 enum class ReaderPreference {
     contact,      // with cards in several readers and none named, use a contact reader first
     contactless,  // ... or a contactless one first
@@ -51,6 +59,7 @@ struct ListConfig {
     std::chrono::milliseconds poll_interval = std::chrono::seconds(60);
     std::chrono::milliseconds grace = std::chrono::hours(24);
     StalePolicy stale_policy = StalePolicy::deny;
+    UnreadableNumberPolicy unreadable_number = UnreadableNumberPolicy::deny;
     bool operator==(const ListConfig&) const = default;
 };
 
@@ -116,13 +125,34 @@ struct KeysConfig {
     std::string psam_aid = "D15600000590";
     int psam_levels = 2;
     int psam_puk_usage = 0x27;
-    int psam_puk_key = 0x01;
-    // The card's PUK key id (EXTERNAL AUTHENTICATE P2).
+    int psam_puk_key = 0x01;      // for SM4 cards
+    int psam_puk_key_des = 0x02;  // for 3DES cards
+    // The read key RKSSSE (3rd-generation holder data) and the internal-authentication key IAK.
+    int psam_read_usage = 0x28;
+    int psam_read_key = 0x01;
+    int psam_read_key_des = 0x02;
+    int psam_internal_usage = 0x2B;
+    int psam_internal_key = 0x01;
+    int psam_internal_key_des = 0x02;
+    // The card's key ids: PUK and RKSSSE (EXTERNAL AUTHENTICATE P2), IAK (INTERNAL AUTHENTICATE
+    // P2).
     int card_puk_id = 0x01;
+    int card_read_id = 0x0A;
+    int card_internal_id = 0x09;
+    // Every automatic check proves the chip genuine first (internal authentication through the
+    // key source): a copy carrying another card's id is refused with card_not_genuine.
+    bool authenticate_cards = false;
     // Software key file (labs and tests): refused unless allow_software_keys is true.
     std::string file;
     bool allow_software_keys = false;
     bool operator==(const KeysConfig&) const = default;
+};
+
+// Extension: the HSM two-step read (card.hsm_begin / card.hsm_finish).
+struct HsmConfig {
+    // How long a session holds its reader waiting for card.hsm_finish.
+    std::chrono::milliseconds session_timeout = std::chrono::seconds(30);
+    bool operator==(const HsmConfig&) const = default;
 };
 
 // Extension (not in the contract): PIN handling.
@@ -145,6 +175,7 @@ struct Config {
     LogConfig log;
     AuditConfig audit;
     KeysConfig keys;
+    HsmConfig hsm;
     PinConfig pin;
 
     // Where the settings came from: the file's path, or empty for the built-in defaults.

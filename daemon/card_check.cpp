@@ -59,19 +59,42 @@ Expected<std::vector<blacklist::Entry>, Error> ListAccess::lookup(
     return (*s)->lookup(facts);
 }
 
+Expected<bool, Error> ListAccess::hasNumberOnlyEntries(const std::string& region) {
+    std::lock_guard lock(mutex_);
+    auto s = store();
+    if (!s) return unexpected(s.error());
+    if (*s == nullptr) return false;
+    return (*s)->hasNumberOnlyEntries(region);
+}
+
+blacklist::DecisionRules decisionRules(const Config& config) {
+    blacklist::DecisionRules rules;
+    rules.grace_s = graceSeconds(config);
+    rules.stale = stalePolicyOf(config);
+    rules.unreadable_number = config.list.unreadable_number == UnreadableNumberPolicy::allow
+                                  ? blacklist::UnreadableNumberPolicy::allow
+                                  : blacklist::UnreadableNumberPolicy::deny;
+    return rules;
+}
+
 Expected<blacklist::Decision, Error> ListAccess::decide(const ssse::CardInfo& card,
                                                         const Config& config) {
     auto facts = cardFacts(card);
     auto m = meta();
     if (!m) return unexpected(m.error());
     std::vector<blacklist::Entry> matches;
+    blacklist::ListFacts listFacts;
     if (*m) {
         auto found = lookup(facts);
         if (!found) return unexpected(found.error());
         matches = std::move(*found);
+        if (facts.card_number.empty()) {
+            auto any = hasNumberOnlyEntries(facts.region);
+            if (!any) return unexpected(any.error());
+            listFacts.number_only_entries_in_region = *any;
+        }
     }
-    return blacklist::decide(facts, matches, *m, unixNow(), graceSeconds(config),
-                             stalePolicyOf(config));
+    return blacklist::decide(facts, matches, *m, unixNow(), decisionRules(config), listFacts);
 }
 
 void ListAccess::reset() {

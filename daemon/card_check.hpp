@@ -20,6 +20,7 @@ namespace sscard::daemon {
 blacklist::StalePolicy stalePolicyOf(const Config& config);
 std::int64_t graceSeconds(const Config& config);
 std::int64_t unixNow();
+blacklist::DecisionRules decisionRules(const Config& config);
 
 blacklist::CardFacts cardFacts(const ssse::CardInfo& card);
 
@@ -34,6 +35,9 @@ class ListAccess {
 
     // Entries for one card (list lookup).
     Expected<std::vector<blacklist::Entry>, Error> lookup(const blacklist::CardFacts& facts);
+
+    // Whether entries known only by region + number exist in this region.
+    Expected<bool, Error> hasNumberOnlyEntries(const std::string& region);
 
     // The list's meta data; nullopt when there is no list.
     Expected<std::optional<blacklist::ListMeta>, Error> meta();

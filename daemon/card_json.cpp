@@ -24,6 +24,7 @@ nlohmann::json cardJson(const ssse::CardInfo& card) {
         {"card_type", orNull(card.card_type)},     {"spec_version", orNull(card.spec_version)},
         {"generation", card.generation},           {"issuer_id", orNull(card.issuer_id)},
         {"issued_on", dateOrNull(card.issued_on)}, {"expires_on", dateOrNull(card.expires_on)},
+        {"protected", card.protected_fields},
     };
 }
 
@@ -46,7 +47,12 @@ nlohmann::json cardReadJson(const std::string& reader, apdu::Interface interface
         {"atr", toHex(atr)},
         {"card", cardJson(card)},
     };
-    if (holder != nullptr) j["holder"] = holderJson(*holder);
+    if (holder != nullptr) {
+        j["holder"] = holderJson(*holder);
+        // One list for the client to check: the holder's refused fields as "holder.<name>".
+        for (const auto& name : holder->protected_fields)
+            j["card"]["protected"].push_back("holder." + name);
+    }
     return j;
 }
 

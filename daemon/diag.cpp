@@ -4,9 +4,12 @@
 
 #include "apdu/outcome.hpp"
 #include "apdu/ssse/application.hpp"
+#include "apdu/ssse/psam.hpp"
+#include "apdu/ssse/software_keys.hpp"
 #include "apdu/status_word.hpp"
 #include "apdu/trace.hpp"
 #include "daemon/card_json.hpp"
+#include "daemon/key_config.hpp"
 
 namespace sscard::daemon {
 
@@ -55,6 +58,14 @@ void printCardText(const std::string& reader, apdu::Interface iface, ByteView at
         std::printf("Birthplace    %s\n", orDash(h->birthplace).c_str());
         std::printf("Birth date    %s\n", orDash(h->birth_date).c_str());
     }
+    std::string refused;
+    for (const auto& f : c.protected_fields) refused += (refused.empty() ? "" : ", ") + f;
+    if (h != nullptr)
+        for (const auto& f : h->protected_fields)
+            refused += (refused.empty() ? "holder." : ", holder.") + f;
+    if (!refused.empty())
+        std::printf("Protected     %s (the card needs the issuer's read key: [keys])\n",
+                    refused.c_str());
 }
 
 void traceToStderr(std::string_view line) {
@@ -99,12 +110,48 @@ Expected<std::unique_ptr<apdu::CardConnection>, Error> connectChosen(ReaderDirec
     return connection;
 }
 
+namespace {
+
+// The configured issuer keys for a holder read: the PSAM connected when first needed, or the lab
+// key file loaded (refused unless allow_software_keys).
+Expected<void, Error> useDiagKeys(ReaderDirectory& readers, const KeysConfig& keys,
+                                  const ssse::ReadKeys::KeyUse& fn) {
+    if (keys.source == KeySourceKind::file) {
+        ssse::SoftwareKeyOptions options;
+        options.enabled = keys.allow_software_keys;
+        options.warn = [](std::string_view w) {
+            std::fprintf(stderr, "warning: %.*s\n", static_cast<int>(w.size()), w.data());
+        };
+        auto source = ssse::SoftwareKeySource::load(keys.file, options);
+        if (!source) return unexpected(source.error());
+        return fn(**source);
+    }
+    auto psam = readers.connect(keys.psam_reader);
+    if (!psam) {
+        Error e = psam.error();
+        e.message = "the PSAM ([keys] psam_reader \"" + keys.psam_reader + "\"): " + e.message;
+        if (e.code == ErrorCode::no_reader || e.code == ErrorCode::no_card) e.reason = "no_psam";
+        return unexpected(std::move(e));
+    }
+    ssse::PsamKeySource source(**psam, psamOptions(keys));
+    return fn(source);
+}
+
+}  // namespace
+
 int diagRead(ReaderDirectory& readers, const DiagOptions& options) {
     auto connection = connectChosen(readers, options);
     if (!connection) return options.out.fail(connection.error());
     auto& card = **connection;
     ssse::ReadStrategyCache cache;
-    auto result = ssse::readCard(card, cache, options.holder);
+    std::optional<ssse::ReadKeys> keys;
+    if (options.keys.source != KeySourceKind::none) {
+        keys = ssse::ReadKeys{[&readers, &options](const ssse::ReadKeys::KeyUse& fn) {
+                                  return useDiagKeys(readers, options.keys, fn);
+                              },
+                              authKeyIds(options.keys)};
+    }
+    auto result = ssse::readCard(card, cache, options.holder, keys ? &*keys : nullptr);
     if (!result) return options.out.fail(result.error());
     const ssse::HolderInfo* holder = result->holder ? &*result->holder : nullptr;
     if (options.out.json) {

@@ -1,6 +1,8 @@
 // The technician's `sscardd diag` commands.
 #pragma once
 
+#include "config/config.hpp"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +19,8 @@ struct DiagOptions {
     bool holder = false;                // --holder
     bool trace = false;                 // --trace: redacted APDU trace on stderr
     apdu::Interface prefer = apdu::Interface::contact;
+    // [keys], for a 3rd-generation holder read (--holder): the PSAM or a lab key file.
+    KeysConfig keys;
 };
 
 int diagReaders(ReaderDirectory& readers, const DiagOptions& options);

@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
                              ? apdu::Interface::contactless
                              : apdu::Interface::contact;
     diagOptions.trace = diagOptions.trace || config->log.apdu_trace;
+    diagOptions.keys = config->keys;
 
     if (runCmd->parsed()) return runService(*config);
     if (serviceStatusCmd->parsed()) return runStatusClient(*config, out);

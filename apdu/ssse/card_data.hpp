@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sscard::ssse {
 
@@ -27,6 +28,8 @@ struct CardInfo {
     std::optional<std::string> issuer_id;     // 初始化机构编号, 24 hex digits
     std::optional<Date> issued_on;
     std::optional<Date> expires_on;
+    // Fields the card refused without a key (JSON names: "card_number", …), in EF05 order.
+    std::vector<std::string> protected_fields;
 };
 
 // Personal data: only for callers allowed to see it, masked in logs.
@@ -37,6 +40,8 @@ struct HolderInfo {
     std::optional<std::string> ethnicity;   // GB 3304 two digits
     std::optional<std::string> birthplace;  // 6-digit area code
     std::optional<Date> birth_date;
+    // Fields the card refused without the read key (JSON names: "ssn", "name", …).
+    std::vector<std::string> protected_fields;
 };
 
 }  // namespace sscard::ssse

@@ -20,6 +20,8 @@ std::string_view purposeName(KeyPurpose p) {
             return "update";
         case KeyPurpose::maintenance:
             return "maintenance";
+        case KeyPurpose::internal:
+            return "internal";
     }
     return "unknown";
 }

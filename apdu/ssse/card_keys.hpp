@@ -15,7 +15,9 @@
 namespace sscard::ssse {
 
 // Which application key an operation needs. Key ids on the card vary by issuer: configuration.
-enum class KeyPurpose { puk, read, update, maintenance };
+// `read` is RKSSSE (external authentication before reading protected data), `internal` the
+// internal-authentication key IAK (the chip proves it is genuine).
+enum class KeyPurpose { puk, read, update, maintenance, internal };
 std::string_view purposeName(KeyPurpose p);
 
 // What a key source needs to know about the card to reach its key.

@@ -7,6 +7,7 @@
 
 #include "apdu/command.hpp"
 #include "apdu/outcome.hpp"
+#include "apdu/ssse/authentication.hpp"
 #include "apdu/ssse/exchange.hpp"
 #include "apdu/ssse/pin_outcome.hpp"
 #include "crypto/wipe.hpp"
@@ -22,18 +23,6 @@ Bytes randomBytes(std::size_t n) {
         std::fill(out.begin(), out.end(), 0);
     }
     return out;
-}
-
-Expected<Bytes, Error> getChallenge(apdu::Transaction& tx, std::size_t length) {
-    apdu::CommandApdu cmd{.cla = 0x00, .ins = 0x84, .p1 = 0, .p2 = 0, .data = {}, .le = length};
-    auto r = send(tx, cmd, "GET CHALLENGE");
-    if (!r) return unexpected(std::move(r).error());
-    if (!r->ok() || r->data.size() != length) {
-        return unexpected(
-            r->ok() ? makeError(ErrorCode::card_error, "GET CHALLENGE: answer of the wrong length")
-                    : apdu::fromStatusWord(r->sw(), "GET CHALLENGE"));
-    }
-    return std::move(r->data);
 }
 
 Error authRefused(std::uint16_t sw, std::string_view purpose) {

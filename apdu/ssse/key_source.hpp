@@ -21,6 +21,10 @@ class KeySession {
     virtual Expected<Bytes, Error> encryptPinBlock(const SecretPin& pin) = 0;
     // The card's 4-byte MAC over `message` (padding method 2 applied by the source).
     virtual Expected<Bytes, Error> mac(ByteView message) = 0;
+    // `blocks` (a multiple of the cipher's block) encrypted ECB under the session key: with a
+    // process factor as the challenge, the internal-authentication result and the read key's
+    // external-authentication cryptogram (docs/card.md#internal-and-external-authentication).
+    virtual Expected<Bytes, Error> encrypt(ByteView blocks) = 0;
 };
 
 class KeySource {

@@ -29,7 +29,10 @@ Expected<apdu::ResponseApdu, Error> psamSend(apdu::Transaction& tx, const apdu::
         if (r->sw() == 0x6A82 || r->sw() == 0x6A88 || r->sw() == 0x6A83) {
             why += ": the PSAM lacks this application or key";
         }
-        return unexpected(makeError(ErrorCode::card_error, why));
+        Error e = makeError(ErrorCode::card_error, why);
+        if (r->sw() == 0x6A88 || r->sw() == 0x6A83) e.reason = "psam_no_key";
+        if (r->sw() == 0x6A81) e.reason = "psam_algorithm";
+        return unexpected(std::move(e));
     }
     return std::move(*r);
 }
@@ -66,6 +69,16 @@ class PsamSession final : public KeySession {
         return run(cmd, 4, "computing the MAC (80 FA)");
     }
 
+    Expected<Bytes, Error> encrypt(ByteView blocks) override {
+        apdu::CommandApdu cmd{.cla = 0x80,
+                              .ins = 0xFA,
+                              .p1 = 0x00,
+                              .p2 = 0x00,
+                              .data = Bytes(blocks.begin(), blocks.end()),
+                              .le = std::nullopt};
+        return run(cmd, blocks.size(), "encrypting (80 FA)");
+    }
+
   private:
     // Each use re-derives the session key in its own PSAM transaction: another program may have
     // used the PSAM in between.
@@ -99,6 +112,8 @@ Expected<void, Error> PsamKeySource::prepare(apdu::Transaction& tx, KeyPurpose p
             ErrorCode::config,
             "no PSAM key configured for the " + std::string(purposeName(purpose)) + " key"));
     }
+    const std::uint8_t keyId =
+        card.cipher == crypto::CardCipher::des3 ? keyIt->second.keyIdDes : keyIt->second.keyId;
     if (options_.levels < 0 || options_.levels > 3) {
         return unexpected(makeError(ErrorCode::config, "PSAM levels must be 0..3"));
     }
@@ -122,10 +137,13 @@ Expected<void, Error> PsamKeySource::prepare(apdu::Transaction& tx, KeyPurpose p
     apdu::CommandApdu derive{.cla = 0xBF,
                              .ins = 0xDE,
                              .p1 = keyIt->second.usage,
-                             .p2 = keyIt->second.keyId,
+                             .p2 = keyId,
                              .data = std::move(data),
                              .le = std::nullopt};
-    if (auto r = psamSend(tx, derive, "deriving the key (BF DE)"); !r) return unexpected(r.error());
+    const std::string deriving = "deriving the " + std::string(purposeName(purpose)) + " key for " +
+                                 std::string(crypto::cipherName(card.cipher)) + " (BF DE " +
+                                 toHex(Bytes{keyIt->second.usage, keyId}) + ")";
+    if (auto r = psamSend(tx, derive, deriving); !r) return unexpected(r.error());
     return {};
 }
 

@@ -21,17 +21,20 @@ namespace sscard::ssse {
 // The factors sent are the last `levels` of province ‖ city ‖ card (the PSAM holds keys `levels`
 // steps above the card). This is the convention the project's virtual PSAM implements; real PSAMs'
 // usage bytes and key ids are configuration, and real PSAMs were not available for testing.
+// A PSAM keeps one key per usage and algorithm: keyId for SM4 cards, keyIdDes for 3DES cards.
 struct PsamKeyConfig {
-    std::uint8_t usage = 0;  // P1 of BF DE
-    std::uint8_t keyId = 0;  // P2 of BF DE
+    std::uint8_t usage = 0;     // P1 of BF DE
+    std::uint8_t keyId = 0;     // P2 of BF DE for SM4 cards
+    std::uint8_t keyIdDes = 0;  // P2 of BF DE for 3DES cards
 };
 struct PsamOptions {
     Bytes aid = {0xD1, 0x56, 0x00, 0x00, 0x05, 0x90};
     int levels = 2;  // factors sent: city ‖ card
-    std::map<KeyPurpose, PsamKeyConfig> keys = {{KeyPurpose::puk, {0x27, 0x01}},
-                                                {KeyPurpose::read, {0x28, 0x01}},
-                                                {KeyPurpose::update, {0x29, 0x01}},
-                                                {KeyPurpose::maintenance, {0x2A, 0x01}}};
+    std::map<KeyPurpose, PsamKeyConfig> keys = {{KeyPurpose::puk, {0x27, 0x01, 0x02}},
+                                                {KeyPurpose::read, {0x28, 0x01, 0x02}},
+                                                {KeyPurpose::update, {0x29, 0x01, 0x02}},
+                                                {KeyPurpose::maintenance, {0x2A, 0x01, 0x02}},
+                                                {KeyPurpose::internal, {0x2B, 0x01, 0x02}}};
 };
 
 class PsamKeySource final : public KeySource {

@@ -24,8 +24,8 @@ Expected<CardCipher, Error> parseCipher(std::string_view s) {
 }
 
 Expected<KeyPurpose, Error> parsePurpose(std::string_view s) {
-    for (auto p :
-         {KeyPurpose::puk, KeyPurpose::read, KeyPurpose::update, KeyPurpose::maintenance}) {
+    for (auto p : {KeyPurpose::puk, KeyPurpose::read, KeyPurpose::update, KeyPurpose::maintenance,
+                   KeyPurpose::internal}) {
         if (purposeName(p) == s) return p;
     }
     return unexpected(makeError(ErrorCode::config, "unknown key purpose '" + std::string(s) + "'"));
@@ -39,6 +39,11 @@ class SoftwareSession final : public KeySession {
     }
     Expected<Bytes, Error> mac(ByteView message) override {
         return crypto::cardMac(cipher_, key_.view(), message);
+    }
+    Expected<Bytes, Error> encrypt(ByteView blocks) override {
+        auto out = crypto::encryptEcb(cipher_, key_.view(), blocks);
+        if (!out) return unexpected(std::move(out).error());
+        return Bytes(out->view().begin(), out->view().end());
     }
 
   private:

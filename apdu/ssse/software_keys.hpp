@@ -16,9 +16,9 @@ namespace sscard::ssse {
 // Keys from a file: labs and tests only. Format, one key a line ('#' starts a comment):
 //     <purpose> <cipher> <levels> <key hex>
 //     puk sm4 3 0123456789ABCDEFFEDCBA9876543210
-// purpose: puk | read | update | maintenance; cipher: 3des | sm4; levels: how many diversification
-// steps lie between this key and the card's key (3: national master key, 2: province, 1: city,
-// 0: the card's own key). The file must not be readable by group or others.
+// purpose: puk | read | update | maintenance | internal; cipher: 3des | sm4; levels: how many
+// diversification steps lie between this key and the card's key (3: national master key, 2:
+// province, 1: city, 0: the card's own key). The file must not be readable by group or others.
 struct SoftwareKeyOptions {
     bool enabled = false;  // must be set explicitly: otherwise load() refuses
     // Receives the loud warning that software keys are in use (at load, and at each use).

@@ -15,12 +15,14 @@ namespace {
 
 // THE permission table: method -> minimum role. Nothing else in the server decides who may call
 // what; a method missing here answers "method not found" even if a handler is registered.
-constexpr std::array<Permission, 12> kPermissions{{
+constexpr std::array<Permission, 14> kPermissions{{
     {"status", MinRole::any},
     {"readers.list", MinRole::any},
     {"events.subscribe", MinRole::kiosk},
     {"card.read", MinRole::kiosk, PersonalData::with_holder_param},
     {"card.check", MinRole::kiosk},
+    {"card.hsm_begin", MinRole::kiosk},
+    {"card.hsm_finish", MinRole::kiosk, PersonalData::always},
     {"pin.verify", MinRole::kiosk},
     {"pin.change", MinRole::kiosk},
     {"card.activate", MinRole::kiosk},

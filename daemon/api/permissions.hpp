@@ -16,6 +16,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -69,7 +70,8 @@ struct Caller {
     gid_t gid = static_cast<gid_t>(-1);
     pid_t pid = 0;
     Role role = Role::none;
-    bool personal_data = false;  // a kiosk caller in a roles.personal_data group (admins: true)
+    bool personal_data = false;    // a kiosk caller in a roles.personal_data group (admins: true)
+    std::uint64_t connection = 0;  // the server's id of the caller's connection (0: none)
 };
 
 // admin: yes; kiosk: only when in a roles.personal_data group; none: no.

@@ -441,6 +441,7 @@ struct Server::Impl {
             Client& c = clients[id];
             c.fd = fd;
             c.caller = *caller;
+            c.caller.connection = id;
             epoll_event ev{};
             ev.events = EPOLLIN;
             ev.data.u64 = id;
@@ -719,6 +720,7 @@ struct Server::Impl {
         ::close(it->second.fd);
         clients.erase(it);
         client_count.store(clients.size());
+        if (options.on_disconnect) options.on_disconnect(id);
     }
 };
 

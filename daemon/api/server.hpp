@@ -69,6 +69,9 @@ struct ServerOptions {
     std::size_t max_output = 1024 * 1024;  // unsent bytes per connection before disconnect
     std::size_t max_workers = 16;          // handler threads (created as needed)
     std::size_t max_inflight = 8;          // running calls per connection
+    // Called on the I/O thread when a connection closes, with its Caller::connection (state a
+    // connection owns, such as an HSM read session, ends with it). Must be quick. May be empty.
+    std::function<void(std::uint64_t connection)> on_disconnect;
     // Warnings (e.g. a slow client disconnected); no personal data is ever passed. May be empty.
     std::function<void(std::string_view)> log;
 

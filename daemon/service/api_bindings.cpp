@@ -39,6 +39,20 @@ nlohmann::json activationJson(const ActivationOutcome& o) {
     return j;
 }
 
+nlohmann::json hsmStep1Json(const HsmStep1& s) {
+    return {{"session", s.session},
+            {"step1", s.interfaceString()},
+            {"factors",
+             {{"region", s.region},
+              {"atr_hist", s.atrHist},
+              {"algorithm", s.algorithm},
+              {"card_id", s.cardId},
+              {"internal_factor", s.internalFactor},
+              {"internal_random", s.internalRandom},
+              {"external_factor", s.externalFactor},
+              {"external_random", s.externalRandom}}}};
+}
+
 // Parses the request with `parse`, runs `flow` on it and answers with `toJson` of the outcome.
 template <class Parse, class Flow, class ToJson>
 api::Handler flowHandler(Parse parse, Flow flow, ToJson toJson) {
@@ -67,21 +81,29 @@ Expected<void, Error> bindApi(api::Server& server, ApiTargets t) {
             reply(nlohmann::json{{"readers", *readers}});
         });
     // Holder data only reaches callers the permission table lets have it (the server checks).
-    methods.emplace_back("card.read", [&desk = t.desk, &strategy = t.readStrategy](
-                                          const api::Caller&, const nlohmann::json& params,
-                                          const api::Reply& reply) {
-        if (params.is_object() && params.contains("holder") && !params["holder"].is_boolean())
-            return (void)reply(makeError(ErrorCode::usage, "\"holder\" must be true or false"));
-        bool holder =
-            params.is_object() && params.contains("holder") && params["holder"].get<bool>();
-        auto held = desk.hold(readerParam(params));
-        if (!held) return (void)reply(held.error());
-        apdu::CardConnection& card = held->card();
-        auto read = ssse::readCard(card, strategy, holder);
-        if (!read) return (void)reply(read.error());
-        reply(cardReadJson(card.readerName(), card.interface(), card.atr(), read->card,
-                           read->holder ? &*read->holder : nullptr));
-    });
+    methods.emplace_back(
+        "card.read", [&reading = t.reading](const api::Caller&, const nlohmann::json& params,
+                                            const api::Reply& reply) {
+            if (params.is_object() && params.contains("holder") && !params["holder"].is_boolean())
+                return (void)reply(makeError(ErrorCode::usage, "\"holder\" must be true or false"));
+            bool holder =
+                params.is_object() && params.contains("holder") && params["holder"].get<bool>();
+            answer(reply, reading.read(readerParam(params), holder));
+        });
+    methods.emplace_back("card.hsm_begin",
+                         [&hsm = t.hsm](const api::Caller& caller, const nlohmann::json& params,
+                                        const api::Reply& reply) {
+                             auto step1 = hsm.begin(caller.connection, readerParam(params));
+                             if (!step1) return (void)reply(step1.error());
+                             reply(hsmStep1Json(*step1));
+                         });
+    methods.emplace_back("card.hsm_finish",
+                         [&hsm = t.hsm](const api::Caller& caller, const nlohmann::json& params,
+                                        const api::Reply& reply) {
+                             auto request = hsmFinishRequest(params);
+                             if (!request) return (void)reply(request.error());
+                             answer(reply, hsm.finish(caller.connection, *request));
+                         });
     methods.emplace_back("card.check",
                          [&checker = t.checker](const api::Caller&, const nlohmann::json& params,
                                                 const api::Reply& reply) {

@@ -10,7 +10,8 @@
 #include "daemon/api/server.hpp"
 #include "daemon/card_check.hpp"
 #include "daemon/service/card_checker.hpp"
-#include "daemon/service/card_desk.hpp"
+#include "daemon/service/card_reading.hpp"
+#include "daemon/service/hsm_reads.hpp"
 #include "daemon/service/issuer_flows.hpp"
 #include "daemon/service/pin_flows.hpp"
 #include "daemon/service/status_report.hpp"
@@ -19,8 +20,8 @@
 namespace sscard::daemon {
 
 struct ApiTargets {
-    CardDesk& desk;
-    ssse::ReadStrategyCache& readStrategy;
+    CardReading& reading;
+    HsmReads& hsm;
     CardChecker& checker;
     PinFlows& pins;
     IssuerFlows& issuer;

@@ -4,6 +4,7 @@
 
 #include "daemon/card_json.hpp"
 #include "daemon/log.hpp"
+#include "daemon/service/card_reading.hpp"
 
 namespace sscard::daemon {
 
@@ -23,6 +24,20 @@ Expected<nlohmann::json, Error> CardChecker::check(const std::optional<std::stri
     }
     auto decision = list_.decide(read->card, config_);
     if (!decision) return unexpected(decision.error());
+    if (config_.keys.authenticate_cards && read->card.generation >= 3 && read->card.card_id) {
+        if (auto keys = readKeysFor(config_, keys_)) {
+            auto genuine = ssse::verifyChip(card, *read->card.card_id, *keys);
+            if (!genuine && genuine.error().code != ErrorCode::card_not_genuine) {
+                events_.audit("card.check_failed", card.readerName(), &read->card,
+                              std::string(codeName(genuine.error().code)));
+                return unexpected(genuine.error());
+            }
+            if (!genuine) {
+                decision->allow = false;
+                decision->reason = blacklist::Reason::card_not_genuine;
+            }
+        }
+    }
     auto t2 = Clock::now();
     events_.decision(card.readerName(), read->card, *decision);
     logInfo(origin + " check in " + card.readerName() + ": card " +

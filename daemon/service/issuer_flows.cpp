@@ -2,45 +2,11 @@
 
 #include "apdu/ssse/card_keys.hpp"
 #include "apdu/ssse/issuer.hpp"
-#include "apdu/ssse/psam.hpp"
+#include "daemon/key_config.hpp"
 #include "daemon/log.hpp"
 #include "daemon/service/flow_steps.hpp"
 
 namespace sscard::daemon {
-
-Expected<void, Error> IssuerFlows::loadKeys() {
-    if (config_.keys.source != KeySourceKind::file) return {};
-    ssse::SoftwareKeyOptions options;
-    options.enabled = config_.keys.allow_software_keys;
-    options.warn = [](std::string_view w) { logWarn(std::string(w)); };
-    auto keys = ssse::SoftwareKeySource::load(config_.keys.file, options);
-    if (!keys) return unexpected(keys.error());
-    softwareKeys_ = std::move(*keys);
-    return {};
-}
-
-Expected<void, Error> IssuerFlows::requireKeys(const std::string& method) const {
-    if (config_.keys.source != KeySourceKind::none) return {};
-    return unexpected(makeError(
-        ErrorCode::not_allowed,
-        method + " needs the issuer's keys, and this terminal has none: set [keys] source = "
-                 "\"psam\" and psam_reader (the SAM slot) in the configuration"));
-}
-
-template <class Fn>
-Expected<void, Error> IssuerFlows::withKeys(Fn&& fn) {
-    if (softwareKeys_) return fn(*softwareKeys_);
-    const std::string& reader = config_.keys.psam_reader;
-    auto psam = desk_.holdReader(reader, "the PSAM ([keys] psam_reader \"" + reader + "\")");
-    if (!psam) return unexpected(psam.error());
-    ssse::PsamOptions options;
-    options.aid = fromHex(config_.keys.psam_aid).value_or(options.aid);
-    options.levels = config_.keys.psam_levels;
-    options.keys[ssse::KeyPurpose::puk] = {static_cast<std::uint8_t>(config_.keys.psam_puk_usage),
-                                           static_cast<std::uint8_t>(config_.keys.psam_puk_key)};
-    ssse::PsamKeySource keys(psam->card(), options);
-    return fn(keys);
-}
 
 Expected<IssuerOutcome, Error> IssuerFlows::reset(const IssuerRequest& request) {
     return withPinState(run(request, true));
@@ -83,8 +49,8 @@ Expected<IssuerOutcome, Error> IssuerFlows::run(const IssuerRequest& request, bo
             if (!cipher) return unexpected(cipher.error());
             auto keyContext = ssse::cardKeyContext(*cipher, *info->card_id, card.atr());
             if (!keyContext) return unexpected(keyContext.error());
-            ssse::IssuerKeyIds ids{static_cast<std::uint8_t>(config_.keys.card_puk_id)};
-            auto done = withKeys([&](ssse::KeySource& keys) {
+            const ssse::IssuerKeyIds ids = issuerKeyIds(config_.keys);
+            auto done = keys_.use([&](ssse::KeySource& keys) {
                 return reset ? ssse::resetPin(tx, *request.newPin, keys, *keyContext, ids)
                              : ssse::unblockPin(tx, keys, *keyContext, ids);
             });

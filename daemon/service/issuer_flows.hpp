@@ -11,13 +11,13 @@
 
 #include "apdu/ssse/application.hpp"
 #include "apdu/ssse/secret_pin.hpp"
-#include "apdu/ssse/software_keys.hpp"
 #include "base/error.hpp"
 #include "base/expected.hpp"
 #include "config/config.hpp"
 #include "daemon/card_check.hpp"
 #include "daemon/service/card_desk.hpp"
 #include "daemon/service/event_recorder.hpp"
+#include "daemon/service/key_access.hpp"
 #include "daemon/service/pin_attempts.hpp"
 
 namespace sscard::daemon {
@@ -33,28 +33,26 @@ struct IssuerOutcome {
 class IssuerFlows {
   public:
     IssuerFlows(const Config& config, CardDesk& desk, ssse::ReadStrategyCache& readStrategy,
-                ListAccess& list, EventRecorder& events, PinAttemptLimiter& attempts)
+                ListAccess& list, EventRecorder& events, PinAttemptLimiter& attempts,
+                KeyAccess& keys)
         : config_(config),
           desk_(desk),
           readStrategy_(readStrategy),
           list_(list),
           events_(events),
-          attempts_(attempts) {}
+          attempts_(attempts),
+          keys_(keys) {}
 
-    // With [keys] source = "file": loads the key file (refused unless allow_software_keys).
-    Expected<void, Error> loadKeys();
     // not_allowed, naming [keys], when the terminal has no issuer keys; `method` names the call.
-    Expected<void, Error> requireKeys(const std::string& method) const;
+    Expected<void, Error> requireKeys(const std::string& method) const {
+        return keys_.require(method);
+    }
 
     Expected<IssuerOutcome, Error> reset(const IssuerRequest& request);
     Expected<IssuerOutcome, Error> unblock(const IssuerRequest& request);
 
   private:
     Expected<IssuerOutcome, Error> run(const IssuerRequest& request, bool reset);
-    // Runs fn(KeySource&) with the configured keys: the key file, or the PSAM in its reader (held
-    // for the operation).
-    template <class Fn>
-    Expected<void, Error> withKeys(Fn&& fn);
 
     const Config& config_;
     CardDesk& desk_;
@@ -62,7 +60,7 @@ class IssuerFlows {
     ListAccess& list_;
     EventRecorder& events_;
     PinAttemptLimiter& attempts_;
-    std::unique_ptr<ssse::SoftwareKeySource> softwareKeys_;
+    KeyAccess& keys_;
 };
 
 }  // namespace sscard::daemon

@@ -69,6 +69,41 @@ std::optional<std::string> readerParam(const nlohmann::json& params) {
     return std::nullopt;
 }
 
+Expected<HsmFinishRequest, Error> hsmFinishRequest(const nlohmann::json& params) {
+    auto text = [&](const char* key) -> Expected<std::string, Error> {
+        if (!params.is_object() || !params.contains(key) || !params[key].is_string())
+            return unexpected(
+                makeError(ErrorCode::usage, std::string("\"") + key + "\" must be a string"));
+        return params[key].get<std::string>();
+    };
+    auto hexParam = [&](const char* key, std::size_t minimum,
+                        std::size_t maximum) -> Expected<Bytes, Error> {
+        auto t = text(key);
+        if (!t) return unexpected(t.error());
+        if (t->empty()) return Bytes{};  // a 1st/2nd-generation card: nothing to compare
+        auto bytes = fromHex(*t);
+        if (!bytes || bytes->size() < minimum || bytes->size() > maximum) {
+            return unexpected(makeError(ErrorCode::usage, std::string("\"") + key + "\" must be " +
+                                                              std::to_string(minimum * 2) + " to " +
+                                                              std::to_string(maximum * 2) +
+                                                              " hex digits"));
+        }
+        return std::move(*bytes);
+    };
+    HsmFinishRequest r;
+    auto session = text("session");
+    if (!session) return unexpected(session.error());
+    r.session = *session;
+    // The reference layout gives the internal result as 16 bytes, of which 8 are compared.
+    auto internal = hexParam("internal_result", 8, 16);
+    if (!internal) return unexpected(internal.error());
+    r.internalResult = std::move(*internal);
+    auto external = hexParam("external_cryptogram", 16, 16);
+    if (!external) return unexpected(external.error());
+    r.externalCryptogram = std::move(*external);
+    return r;
+}
+
 Expected<VerifyRequest, Error> verifyRequest(const nlohmann::json& params) {
     VerifyRequest r;
     r.reader = readerParam(params);

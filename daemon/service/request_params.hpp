@@ -11,6 +11,7 @@
 #include "base/error.hpp"
 #include "base/expected.hpp"
 #include "blacklist/decision.hpp"
+#include "daemon/service/hsm_reads.hpp"
 #include "daemon/service/issuer_flows.hpp"
 #include "daemon/service/pin_flows.hpp"
 
@@ -24,6 +25,9 @@ Expected<ChangeRequest, Error> changeRequest(const nlohmann::json& params);
 // Also card.activate {resume: true, new_pin}.
 Expected<ActivationRequest, Error> activationRequest(const nlohmann::json& params);
 Expected<IssuerRequest, Error> issuerRequest(const nlohmann::json& params, bool withNewPin);
+// card.hsm_finish {session, internal_result (hex, ≥ 8 bytes), external_cryptogram (hex, 16 bytes)}.
+// For a 1st/2nd-generation session both may be empty strings.
+Expected<HsmFinishRequest, Error> hsmFinishRequest(const nlohmann::json& params);
 
 // list.lookup: card_id, or region and card_number.
 Expected<blacklist::CardFacts, Error> lookupFacts(const nlohmann::json& params);

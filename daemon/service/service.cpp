@@ -20,8 +20,11 @@
 #include "daemon/service/api_bindings.hpp"
 #include "daemon/service/card_checker.hpp"
 #include "daemon/service/card_desk.hpp"
+#include "daemon/service/card_reading.hpp"
 #include "daemon/service/event_recorder.hpp"
+#include "daemon/service/hsm_reads.hpp"
 #include "daemon/service/issuer_flows.hpp"
+#include "daemon/service/key_access.hpp"
 #include "daemon/service/pin_attempts.hpp"
 #include "daemon/service/pin_flows.hpp"
 #include "daemon/service/status_report.hpp"
@@ -50,12 +53,20 @@ class Service {
           desk_(makeReaderDirectory(config), deskOptions(config)),
           list_(config.list.database),
           attempts_(config.pin.attempts_per_minute),
-          server_(api::ServerOptions::fromConfig(config)),
+          server_(serverOptions(config)),
           sync_(config_, [this](const blacklist::SyncResult& r) { onListUpdated(r); }) {}
 
     int run();
 
   private:
+    // The API server's options; a closed connection ends its HSM read sessions.
+    api::ServerOptions serverOptions(const Config& config) {
+        auto options = api::ServerOptions::fromConfig(config);
+        options.on_disconnect = [this](std::uint64_t connection) {
+            if (hsm_) hsm_->dropOwner(connection);
+        };
+        return options;
+    }
     Expected<void, Error> openStores();
     void onReaderEvent(const apdu::ReaderEvent& event);
     void onListUpdated(const blacklist::SyncResult& result);
@@ -72,6 +83,9 @@ class Service {
     std::unique_ptr<outbox::AuditLog> audit_;
     std::unique_ptr<outbox::Sender> sender_;
     std::unique_ptr<EventRecorder> events_;
+    std::unique_ptr<KeyAccess> keys_;
+    std::unique_ptr<CardReading> reading_;
+    std::unique_ptr<HsmReads> hsm_;
     std::unique_ptr<CardChecker> checker_;
     std::unique_ptr<PinFlows> pins_;
     std::unique_ptr<IssuerFlows> issuer_;
@@ -204,11 +218,15 @@ int Service::run() {
         return exitStatus(opened.error().code);
     }
     events_ = std::make_unique<EventRecorder>(outbox_.get(), audit_.get());
-    checker_ = std::make_unique<CardChecker>(config_, desk_, readStrategy_, list_, *events_);
+    keys_ = std::make_unique<KeyAccess>(config_, desk_);
+    reading_ = std::make_unique<CardReading>(config_, desk_, readStrategy_, *keys_);
+    hsm_ = std::make_unique<HsmReads>(config_, desk_, readStrategy_, list_, *events_);
+    checker_ =
+        std::make_unique<CardChecker>(config_, desk_, readStrategy_, list_, *events_, *keys_);
     pins_ = std::make_unique<PinFlows>(config_, desk_, readStrategy_, list_, *events_, attempts_);
-    issuer_ =
-        std::make_unique<IssuerFlows>(config_, desk_, readStrategy_, list_, *events_, attempts_);
-    if (auto keys = issuer_->loadKeys(); !keys) {
+    issuer_ = std::make_unique<IssuerFlows>(config_, desk_, readStrategy_, list_, *events_,
+                                            attempts_, *keys_);
+    if (auto keys = keys_->load(); !keys) {
         logError("cannot load the key file " + config_.keys.file + ": " + errorText(keys.error()));
         return exitStatus(keys.error().code);
     }
@@ -228,7 +246,7 @@ int Service::run() {
         std::make_unique<StatusReport>(config_, desk_, list_, sync_, sender_.get(), outbox_.get());
 
     if (auto bound = bindApi(
-            server_, {desk_, readStrategy_, *checker_, *pins_, *issuer_, sync_, list_, *status_});
+            server_, {*reading_, *hsm_, *checker_, *pins_, *issuer_, sync_, list_, *status_});
         !bound) {
         logError(errorText(bound.error()));
         return exitStatus(bound.error().code);

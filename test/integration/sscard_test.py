@@ -61,6 +61,7 @@ def expected_card(profile_name):
         "issuer_id": _or_none(ef05.get("issuer_id")),
         "issued_on": _or_none(ef05.get("issued_on")),
         "expires_on": _or_none(ef05.get("expires_on")),
+        "protected": [],
     }
 
 

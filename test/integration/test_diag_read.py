@@ -17,6 +17,7 @@ EXAMPLE_CARD = {
     "issuer_id": "915600000234120034010A0C",
     "issued_on": "2010-10-01",
     "expires_on": "2020-10-01",
+    "protected": [],
 }
 
 
@@ -100,13 +101,17 @@ class ReadTest(CardTestCase):
         self.assertEqual(r.code, 0, r.stdout + r.stderr)
         self.assertEqual(r.json()["holder"], expected_holder_json("gen1"))
 
-    def test_third_generation_holder_needs_read_key(self):
+    def test_third_generation_holder_without_read_key_is_protected(self):
         self.start_card("gen3", port=40000)
         r = sscardd("diag", "read", "--holder", "--json")
-        self.assertEqual(r.code, 7)
-        err = r.json()["error"]
-        self.assertEqual(err["code"], "read_key_required")
-        self.assertIn("RKSSSE", err["message"])
+        self.assertEqual(r.code, 0, r.stdout + r.stderr)
+        out = r.json()
+        self.assertEqual(out["card"]["card_number"], "B7K334774")
+        self.assertTrue(all(v is None for v in out["holder"].values()), out["holder"])
+        self.assertIn("holder.ssn", out["card"]["protected"])
+        text = sscardd("diag", "read", "--holder")
+        self.assertEqual(text.code, 0)
+        self.assertIn("Protected", text.stdout)
 
     def test_named_reader_and_preference(self):
         self.start_card("gen2", port=40000)

@@ -119,7 +119,7 @@ TEST_CASE("deep nesting is refused before parsing") {
 }
 
 TEST_CASE("contract errors become JSON-RPC error objects") {
-    Error wrong{ErrorCode::pin_wrong, "wrong PIN", 2, std::nullopt};
+    Error wrong{ErrorCode::pin_wrong, "wrong PIN", 2, std::nullopt, std::nullopt};
     JsonRpcErrorObject e = toJsonRpcError(wrong);
     CHECK(e.code == kApplicationError);
     CHECK(e.message == "wrong PIN");
@@ -137,7 +137,7 @@ TEST_CASE("contract errors become JSON-RPC error objects") {
 
     // Round trip through the client-side reader.
     for (int i = 0; i <= static_cast<int>(ErrorCode::internal); ++i) {
-        Error in{static_cast<ErrorCode>(i), "m", std::nullopt, std::nullopt};
+        Error in{static_cast<ErrorCode>(i), "m", std::nullopt, std::nullopt, std::nullopt};
         auto out = fromJsonRpcError(toJsonRpcError(in).toJson());
         REQUIRE(out);
         CHECK(out->code == in.code);

@@ -27,6 +27,8 @@ TEST_CASE("the permission table has every contract method with its role, and the
         {"list.lookup", MinRole::admin},
         // Extensions (not in the contract): issuer operations are admin-only like pin.reset.
         {"pin.unblock", MinRole::admin},
+        {"card.hsm_begin", MinRole::kiosk},
+        {"card.hsm_finish", MinRole::kiosk},
     };
     std::set<std::string> seen;
     for (const Permission& p : permissionTable()) {
@@ -129,5 +131,12 @@ TEST_CASE("the table says which calls hand out holder data") {
     const Permission* check = findPermission("card.check");
     REQUIRE(check != nullptr);
     CHECK_FALSE(asksForPersonalData(*check, nlohmann::json{{"holder", true}}));
+    // the HSM read's second step always returns holder data; its first step never does
+    const Permission* finish = findPermission("card.hsm_finish");
+    REQUIRE(finish != nullptr);
+    CHECK(asksForPersonalData(*finish, nlohmann::json::object()));
+    const Permission* begin = findPermission("card.hsm_begin");
+    REQUIRE(begin != nullptr);
+    CHECK_FALSE(asksForPersonalData(*begin, nlohmann::json::object()));
     CHECK(findPermission("no.such.method") == nullptr);
 }

@@ -154,3 +154,48 @@ TEST_CASE("card expiry: deny card_expired after the expiry day (UTC+8) - entries
     c.expires_on = "2020-10-01";
     CHECK(decide(c, {}, m, kNow, kGrace, StalePolicy::deny).reason == Reason::card_expired);
 }
+
+TEST_CASE("identified_by names the fields the list was searched with") {
+    CardFacts c = card();
+    CHECK(identifiedBy(c) == "card_id+card_number");
+    c.card_number.clear();
+    CHECK(identifiedBy(c) == "card_id");
+    c = card();
+    c.card_id.reset();
+    CHECK(identifiedBy(c) == "card_number");
+    auto j = toJson(decide(card(), {}, freshList(), kNow, kGrace, StalePolicy::deny));
+    CHECK(j["identified_by"] == "card_id+card_number");
+}
+
+TEST_CASE("an unreadable number never allows silently where number-only entries could match") {
+    CardFacts c = card();
+    c.card_number.clear();
+    DecisionRules deny{kGrace, StalePolicy::deny, UnreadableNumberPolicy::deny};
+    DecisionRules allow{kGrace, StalePolicy::deny, UnreadableNumberPolicy::allow};
+
+    SUBCASE("no number-only entries in the region: the card id rules everything out") {
+        auto d = decide(c, {}, freshList(), kNow, deny, ListFacts{false});
+        CHECK(d.allow);
+        CHECK(d.reason == Reason::ok);
+        CHECK(d.identified_by == "card_id");
+    }
+    SUBCASE("such entries exist: deny by default, allow flagged when configured") {
+        auto d = decide(c, {}, freshList(), kNow, deny, ListFacts{true});
+        CHECK_FALSE(d.allow);
+        CHECK(d.reason == Reason::number_unreadable);
+        CHECK(toJson(d)["reason"] == "number_unreadable");
+        d = decide(c, {}, freshList(), kNow, allow, ListFacts{true});
+        CHECK(d.allow);
+        CHECK(d.reason == Reason::number_unreadable);
+    }
+    SUBCASE("a card_id entry that denies still decides first") {
+        auto d = decide(c, {entry(State::frozen)}, freshList(), kNow, allow, ListFacts{true});
+        CHECK_FALSE(d.allow);
+        CHECK(d.reason == Reason::frozen);
+    }
+    SUBCASE("a readable number is never subject to the rule") {
+        auto d = decide(card(), {}, freshList(), kNow, deny, ListFacts{true});
+        CHECK(d.allow);
+        CHECK(d.reason == Reason::ok);
+    }
+}

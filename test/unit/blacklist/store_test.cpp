@@ -130,3 +130,27 @@ TEST_CASE("store: delta applies only to its base - lower or equal versions are r
     CHECK(s->status()->etag == "\"etag\"");
     CHECK(s->integrityCheck());
 }
+
+TEST_CASE("store: number-only entries are found by region, card_id entries are not") {
+    TempDb t;
+    auto s = Store::open(t.db());
+    REQUIRE(s);
+    auto list = testgen::makeList(2000);
+    REQUIRE(s->applySnapshot(encodeSnapshot(1, list), info(1, list.size())));
+    std::string numberOnlyRegion;
+    for (const auto& r : list) {
+        Entry e = toEntry(r);
+        if (!e.card_id && numberOnlyRegion.empty()) numberOnlyRegion = e.region;
+    }
+    REQUIRE_FALSE(numberOnlyRegion.empty());
+    auto found = s->hasNumberOnlyEntries(numberOnlyRegion);
+    REQUIRE(found);
+    CHECK(*found);
+    // a region where the list holds nothing at all
+    auto none = s->hasNumberOnlyEntries("999999");
+    REQUIRE(none);
+    CHECK_FALSE(*none);
+    auto bad = s->hasNumberOnlyEntries("not-a-region");
+    REQUIRE(bad);
+    CHECK_FALSE(*bad);
+}

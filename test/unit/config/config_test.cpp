@@ -643,3 +643,46 @@ TEST_CASE("[pin] extension: attempts and lengths") {
     CHECK(errorOf("[pin]\nattempts_per_minute = 0\n").key == "pin.attempts_per_minute");
     CHECK(errorOf("[pin]\nmax_length = 17\n").key == "pin.max_length");
 }
+
+TEST_CASE("3rd-generation keys, [hsm] and unreadable_number: defaults, values, bad values") {
+    Config d = defaultConfig();
+    CHECK(d.keys.psam_read_usage == 0x28);
+    CHECK(d.keys.psam_internal_usage == 0x2B);
+    CHECK(d.keys.psam_read_key_des == 0x02);
+    CHECK(d.keys.card_read_id == 0x0A);
+    CHECK(d.keys.card_internal_id == 0x09);
+    CHECK_FALSE(d.keys.authenticate_cards);
+    CHECK(d.hsm.session_timeout == std::chrono::seconds(30));
+    CHECK(d.list.unreadable_number == UnreadableNumberPolicy::deny);
+
+    Config c = parsed(R"(
+[list]
+unreadable_number = "allow"
+[keys]
+psam_read_usage = 0x31
+psam_read_key = 3
+psam_read_key_des = 4
+psam_internal_key = 5
+card_read_id = 0x0B
+card_internal_id = 0x0C
+authenticate_cards = true
+[hsm]
+session_timeout = "45s"
+)");
+    CHECK(c.list.unreadable_number == UnreadableNumberPolicy::allow);
+    CHECK(c.keys.psam_read_usage == 0x31);
+    CHECK(c.keys.psam_read_key == 3);
+    CHECK(c.keys.psam_read_key_des == 4);
+    CHECK(c.keys.psam_internal_key == 5);
+    CHECK(c.keys.card_read_id == 0x0B);
+    CHECK(c.keys.card_internal_id == 0x0C);
+    CHECK(c.keys.authenticate_cards);
+    CHECK(c.hsm.session_timeout == std::chrono::seconds(45));
+
+    auto e = errorOf("[keys]\ncard_read_id = 256\n");
+    CHECK(e.key == "keys.card_read_id");
+    e = errorOf("[hsm]\nsession_timeout = \"1h\"\n");
+    CHECK(e.key == "hsm.session_timeout");
+    e = errorOf("[list]\nunreadable_number = \"maybe\"\n");
+    CHECK(e.key == "list.unreadable_number");
+}

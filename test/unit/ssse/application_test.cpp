@@ -110,7 +110,7 @@ TEST_CASE("a refused multi-record read falls back to single records and is remem
     REQUIRE(first);
     checkExampleCard(first->card);
     CHECK(card.apduCount() == 9);  // SELECT, refused read, seven records: never above the vendor 9
-    CHECK(cache.multiReadRefused(card.atrBytes));
+    CHECK(!cache.multiReadAllowed(card.atrBytes, 0x05, false));
 
     ScriptedCard again;
     again.script = card.script;
@@ -182,7 +182,7 @@ TEST_CASE("a card pulled mid-read is card_removed") {
     }
 }
 
-TEST_CASE("holder data: GBK name and extension joined, 3rd generation without key refused") {
+TEST_CASE("holder data: GBK name and extension joined, 3rd generation without key protected") {
     ScriptedCard card;
     card.script[kSelect] = "9000";
     card.script["00B2012D40"] = kEf05All + "9000";
@@ -202,14 +202,53 @@ TEST_CASE("holder data: GBK name and extension joined, 3rd generation without ke
     CHECK(r->holder->birth_date->iso() == "1981-01-01");
     CHECK(r->holder->ssn->size() == 18);
 
+    // Without the read key every EF06 record answers 6982: the read succeeds, every holder field
+    // is empty and named, and the card data is all there.
     ScriptedCard locked;
     locked.script[kSelect] = "9000";
     locked.script["00B2012D40"] = kEf05All + "9000";
+    for (const char* single : {"00B2083014", "00B2093020", "00B24E3016", "00B20A3003", "00B20B3003",
+                               "00B20C3005", "00B20D3006"})
+        locked.script[single] = "6982";
     locked.script["00B201355B"] = "6982";
-    auto denied = readCard(locked, cache, true);
-    REQUIRE_FALSE(denied);
-    CHECK(denied.error().code == ErrorCode::read_key_required);
-    CHECK(denied.error().message.find("RKSSSE") != std::string::npos);
+    auto partial = readCard(locked, cache, true);
+    REQUIRE(partial);
+    checkExampleCard(partial->card);
+    CHECK(partial->card.protected_fields.empty());
+    REQUIRE(partial->holder);
+    CHECK_FALSE(partial->holder->ssn);
+    CHECK_FALSE(partial->holder->name);
+    CHECK(partial->holder->protected_fields ==
+          std::vector<std::string>{"ssn", "name", "sex", "ethnicity", "birthplace", "birth_date"});
+    // EF06's refusal is remembered for this ATR and file, and only until authentication
+    CHECK_FALSE(cache.multiReadAllowed(locked.atrBytes, 0x06, false));
+    CHECK(cache.multiReadAllowed(locked.atrBytes, 0x06, true));
+    CHECK(cache.multiReadAllowed(locked.atrBytes, 0x05, false));
+}
+
+TEST_CASE("a protected card number: null, named, and the other records read one by one") {
+    ScriptedCard card;
+    card.script[kSelect] = "9000";
+    card.script["00B2012D40"] = "6982";  // the range covers the protected record 07
+    scriptSingles(card);
+    card.script["00B207280B"] = "6982";
+    ReadStrategyCache cache;
+    auto r = readCard(card, cache, false);
+    REQUIRE(r);
+    CHECK(r->card.card_id == "330300D15600000599110145FFFFFFFF");
+    CHECK(r->card.expires_on->iso() == "2020-10-01");
+    CHECK_FALSE(r->card.card_number);
+    CHECK(r->card.protected_fields == std::vector<std::string>{"card_number"});
+    CHECK(card.apduCount() == 9);
+    CHECK_FALSE(cache.multiReadAllowed(card.atrBytes, 0x05, false));
+
+    // a card protecting both its id and its number cannot be identified
+    ScriptedCard anonymous;
+    anonymous.script = card.script;
+    anonymous.script["00B2012812"] = "6982";
+    auto none = readCard(anonymous, cache, false);
+    REQUIRE_FALSE(none);
+    CHECK(none.error().code == ErrorCode::read_key_required);
 }
 
 TEST_CASE("1st generation holder layout has no name extension and is read by tag") {

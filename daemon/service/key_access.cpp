@@ -1,0 +1,45 @@
+#include "daemon/service/key_access.hpp"
+
+#include "apdu/ssse/psam.hpp"
+#include "daemon/key_config.hpp"
+#include "daemon/log.hpp"
+
+namespace sscard::daemon {
+
+Expected<void, Error> KeyAccess::load() {
+    if (config_.keys.source != KeySourceKind::file) return {};
+    ssse::SoftwareKeyOptions options;
+    options.enabled = config_.keys.allow_software_keys;
+    options.warn = [](std::string_view w) { logWarn(std::string(w)); };
+    auto keys = ssse::SoftwareKeySource::load(config_.keys.file, options);
+    if (!keys) return unexpected(keys.error());
+    softwareKeys_ = std::move(*keys);
+    return {};
+}
+
+Expected<void, Error> KeyAccess::require(const std::string& method) const {
+    if (configured()) return {};
+    return unexpected(makeError(
+        ErrorCode::not_allowed,
+        method + " needs the issuer's keys, and this terminal has none: set [keys] source = "
+                 "\"psam\" and psam_reader (the SAM slot) in the configuration"));
+}
+
+Expected<void, Error> KeyAccess::use(const KeyUse& fn) {
+    if (softwareKeys_) return fn(*softwareKeys_);
+    if (config_.keys.source != KeySourceKind::psam) {
+        return unexpected(makeError(ErrorCode::not_allowed,
+                                    "no issuer keys: [keys] source is not set on this terminal"));
+    }
+    const std::string& reader = config_.keys.psam_reader;
+    auto psam = desk_.holdReader(reader, "the PSAM ([keys] psam_reader \"" + reader + "\")");
+    if (!psam) {
+        Error e = psam.error();
+        if (e.code == ErrorCode::no_reader || e.code == ErrorCode::no_card) e.reason = "no_psam";
+        return unexpected(std::move(e));
+    }
+    ssse::PsamKeySource keys(psam->card(), psamOptions(config_.keys));
+    return fn(keys);
+}
+
+}  // namespace sscard::daemon
