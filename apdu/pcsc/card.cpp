@@ -60,7 +60,7 @@ PcscCard::PcscCard(Context context, SCARDHANDLE handle, DWORD activeProtocol,
 
 PcscCard::~PcscCard() {
     // Fails harmlessly when the card or the service is already gone; the context goes after it.
-    (void)SCardDisconnect(handle_, SCARD_LEAVE_CARD);
+    (void)SCardDisconnect(handle_, resetOnDisconnect_ ? SCARD_RESET_CARD : SCARD_LEAVE_CARD);
 }
 
 bool PcscCard::takeResetFlag() noexcept {
@@ -115,7 +115,10 @@ Expected<void, TransportError> PcscCard::beginTransaction() {
 }
 
 void PcscCard::endTransaction() noexcept {
-    (void)SCardEndTransaction(handle_, SCARD_LEAVE_CARD);
+    const bool reset = resetRequested();
+    const LONG rv = SCardEndTransaction(handle_, reset ? SCARD_RESET_CARD : SCARD_LEAVE_CARD);
+    // Not reset now (the card may already be gone): the disconnect tries again.
+    if (reset && rv != SCARD_S_SUCCESS) resetOnDisconnect_ = true;
 }
 
 Expected<Bytes, TransportError> PcscCard::transmitRaw(ByteView command) {

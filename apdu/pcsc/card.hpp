@@ -35,7 +35,8 @@ class PcscCard final : public CardConnection, public PinpadCapable {
     static Expected<std::unique_ptr<PcscCard>, TransportError> connect(
         const std::string& readerName, ConnectOptions options = {});
 
-    // SCardDisconnect(SCARD_LEAVE_CARD).
+    // SCardDisconnect(SCARD_LEAVE_CARD), or SCARD_RESET_CARD when a transaction asked to reset the
+    // card and ending it failed.
     ~PcscCard() override;
 
     const std::string& readerName() const override { return reader_; }
@@ -58,6 +59,7 @@ class PcscCard final : public CardConnection, public PinpadCapable {
 
   protected:
     Expected<void, TransportError> beginTransaction() override;
+    // SCardEndTransaction(SCARD_LEAVE_CARD), or SCARD_RESET_CARD when resetRequested().
     void endTransaction() noexcept override;
     Expected<Bytes, TransportError> transmitRaw(ByteView command) override;
 
@@ -80,6 +82,7 @@ class PcscCard final : public CardConnection, public PinpadCapable {
     Protocol protocol_ = Protocol::t1;
     Interface interface_ = Interface::contact;
     bool resetSeen_ = false;
+    bool resetOnDisconnect_ = false;
     Bytes receive_;  // one receive buffer, big enough for an extended-length response
     ReaderPinpad pinpad_;
 };

@@ -125,6 +125,19 @@ TEST_CASE("verify: a wrong PIN is ok=false with tries left; the attempt limit gi
     CHECK(bench.card->countSent(0x20) == verifiesBefore);  // the card never saw it
 }
 
+TEST_CASE("verify and change end their transaction with a card reset: no verified state is left") {
+    Bench bench;
+    VerifyRequest verify;
+    verify.pin = pin("123456");
+    REQUIRE(bench.flows->verify(verify).has_value());
+    CHECK(bench.card->resets == 1);
+    ChangeRequest change;
+    change.oldPin = pin("123456");
+    change.newPin = pin("240817");
+    REQUIRE(bench.flows->change(change).has_value());
+    CHECK(bench.card->resets == 2);
+}
+
 TEST_CASE("change: a weak new PIN is refused before the card is touched, PIN unchanged") {
     Bench bench;
     ChangeRequest r;
