@@ -46,6 +46,10 @@ Expected<void, Error> checkNewPinFor(const Config& config, ssse::SsseApplication
                                      const ssse::CardInfo& info, const ssse::SecretPin& newPin,
                                      const ssse::SecretPin* initial);
 
+// A pin_weak for a caller without the personal-data right: the same for every rule, so that it
+// does not tell whether the PIN holds the holder's birth date.
+Error withoutPolicyRule(const Error& weak);
+
 Error tooManyAttempts(const std::string& reader);
 
 // pin_state "unchanged" on an error that does not say yet where the PIN stands.

@@ -93,16 +93,18 @@ Expected<ActivationOutcome, Error> PinFlows::activate(const ActivationRequest& r
                                    "card.activate_refused", "this card may not be activated");
                 !allowed)
                 return unexpected(allowed.error());
+            // Counted before the policy: a refusal naming the birth date would otherwise be a
+            // free, unlimited way to find it. A refused card or a weak PIN still never reaches
+            // the card's retry counter.
+            if (!attempts_.tryAttempt(card.readerName()))
+                return unexpected(tooManyAttempts(card.readerName()));
             if (!pad) {
                 if (auto weak =
                         checkNewPinFor(config_, app, *info, *request.newPin, &*request.initialPin);
                     !weak)
-                    return unexpected(weak.error());
+                    return unexpected(request.personalData ? weak.error()
+                                                           : withoutPolicyRule(weak.error()));
             }
-            // Counted only now: a refused card or a weak PIN never reaches the card's retry
-            // counter.
-            if (!attempts_.tryAttempt(card.readerName()))
-                return unexpected(tooManyAttempts(card.readerName()));
             if (!pad) {
                 if (auto verified = ssse::verifyPin(tx, *request.initialPin); !verified) {
                     events_.audit("card.activate_failed", card.readerName(), &*info,

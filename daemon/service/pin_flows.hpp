@@ -4,8 +4,10 @@
 //
 // Rules every flow keeps:
 //   - a new PIN chosen on the host passes the policy ([pin], pin_policy.hpp, with the holder's
-//   birth
-//     date where EF06 is readable) before anything is sent to the card, so a weak PIN costs no try;
+//     birth date where EF06 is readable) before anything is sent to the card, so a weak PIN costs
+//     no try on the card; where the policy uses the holder's data, a refusal counts against the
+//     per-reader attempt limit and names the rule only to callers with the personal-data right, so
+//     that trying PINs is no cheap way to learn a birth date;
 //   - activation refuses a card the list denies (card_denied, audited) before any PIN command;
 //   - a flow that may change the PIN says where it stands when it fails (Error::pin_state):
 //     "unchanged" unless the PIN-changing command itself was under way ("unknown");
@@ -62,6 +64,8 @@ struct ActivationRequest {
     nlohmann::json oldCard;
     // After an activation ended "unknown": completes it if the card holds newPin.
     bool resume = false;
+    // The caller may receive the holder's personal data: a pin_weak names the rule it broke.
+    bool personalData = false;
 };
 struct ActivationOutcome {
     ssse::CardInfo card;

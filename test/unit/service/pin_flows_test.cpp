@@ -199,6 +199,42 @@ TEST_CASE("activate: the holder's birth date is a weak PIN (EF06 readable), befo
     CHECK(bench.card->triesLeft == 3);
 }
 
+TEST_CASE(
+    "activate: weak PINs count against the attempt limit, so the birth date is no free oracle") {
+    Bench bench;
+    for (int i = 0; i < bench.config.pin.attempts_per_minute; ++i) {
+        auto weak = bench.flows->activate(bench.activation("123456", "810101"));
+        REQUIRE_FALSE(weak.has_value());
+        CHECK(weak.error().code == ErrorCode::pin_weak);
+    }
+    auto limited = bench.flows->activate(bench.activation("123456", "240817"));
+    REQUIRE_FALSE(limited.has_value());
+    CHECK(limited.error().code == ErrorCode::busy);
+    CHECK(limited.error().pin_state == "unchanged");
+    CHECK(bench.card->countSent(0x20) == 0);
+    CHECK(bench.card->pin == "123456");
+}
+
+TEST_CASE("activate: pin_weak names the rule only to a caller with the personal-data right") {
+    Bench bench;
+    auto birthDate = bench.activation("123456", "810101");
+    auto repeated = bench.activation("123456", "777777");
+    auto hiddenBirth = bench.flows->activate(birthDate);
+    auto hiddenRepeated = bench.flows->activate(repeated);
+    REQUIRE_FALSE(hiddenBirth.has_value());
+    REQUIRE_FALSE(hiddenRepeated.has_value());
+    CHECK(hiddenBirth.error().code == ErrorCode::pin_weak);
+    CHECK(hiddenBirth.error().pin_state == "unchanged");
+    CHECK(hiddenBirth.error().message == hiddenRepeated.error().message);
+    CHECK(hiddenBirth.error().message.find("(birth_date)") == std::string::npos);
+
+    birthDate.personalData = true;
+    auto named = bench.flows->activate(birthDate);
+    REQUIRE_FALSE(named.has_value());
+    CHECK(named.error().code == ErrorCode::pin_weak);
+    CHECK(named.error().message.find("(birth_date)") != std::string::npos);
+}
+
 TEST_CASE("activate: a wrong initial PIN is pin_wrong, unchanged, and counts on the card") {
     Bench bench;
     auto result = bench.flows->activate(bench.activation("654320", "240817"));
