@@ -30,16 +30,17 @@ Expected<void, Error> IssuerFlows::requireKeys(const std::string& method) const 
 template <class Fn>
 Expected<void, Error> IssuerFlows::withKeys(Fn&& fn) {
     if (softwareKeys_) return fn(*softwareKeys_);
-    const std::string& reader = config_.keys.psam_reader;
-    auto psam = desk_.holdReader(reader, "the PSAM ([keys] psam_reader \"" + reader + "\")");
-    if (!psam) return unexpected(psam.error());
+    if (samSlot_ == nullptr)
+        return unexpected(makeError(ErrorCode::internal, "the service holds no PSAM"));
     ssse::PsamOptions options;
     options.aid = fromHex(config_.keys.psam_aid).value_or(options.aid);
     options.levels = config_.keys.psam_levels;
     options.keys[ssse::KeyPurpose::puk] = {static_cast<std::uint8_t>(config_.keys.psam_puk_usage),
                                            static_cast<std::uint8_t>(config_.keys.psam_puk_key)};
-    ssse::PsamKeySource keys(psam->card(), options);
-    return fn(keys);
+    return samSlot_->use([&](apdu::CardConnection& psam) -> Expected<void, Error> {
+        ssse::PsamKeySource keys(psam, options);
+        return fn(keys);
+    });
 }
 
 Expected<IssuerOutcome, Error> IssuerFlows::reset(const IssuerRequest& request) {

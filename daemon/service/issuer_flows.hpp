@@ -19,6 +19,7 @@
 #include "daemon/service/card_desk.hpp"
 #include "daemon/service/event_recorder.hpp"
 #include "daemon/service/pin_attempts.hpp"
+#include "daemon/service/sam_slot.hpp"
 
 namespace sscard::daemon {
 
@@ -32,14 +33,17 @@ struct IssuerOutcome {
 
 class IssuerFlows {
   public:
+    // `samSlot`: the PSAM the service holds, with [keys] source = "psam" (must outlive this).
     IssuerFlows(const Config& config, CardDesk& desk, ssse::ReadStrategyCache& readStrategy,
-                ListAccess& list, EventRecorder& events, PinAttemptLimiter& attempts)
+                ListAccess& list, EventRecorder& events, PinAttemptLimiter& attempts,
+                SamSlot* samSlot = nullptr)
         : config_(config),
           desk_(desk),
           readStrategy_(readStrategy),
           list_(list),
           events_(events),
-          attempts_(attempts) {}
+          attempts_(attempts),
+          samSlot_(samSlot) {}
 
     // With [keys] source = "file": loads the key file (refused unless allow_software_keys).
     Expected<void, Error> loadKeys();
@@ -51,8 +55,8 @@ class IssuerFlows {
 
   private:
     Expected<IssuerOutcome, Error> run(const IssuerRequest& request, bool reset);
-    // Runs fn(KeySource&) with the configured keys: the key file, or the PSAM in its reader (held
-    // for the operation).
+    // Runs fn(KeySource&) with the configured keys: the key file, or the PSAM on the connection
+    // the service holds (one transaction for the operation).
     template <class Fn>
     Expected<void, Error> withKeys(Fn&& fn);
 
@@ -62,6 +66,7 @@ class IssuerFlows {
     ListAccess& list_;
     EventRecorder& events_;
     PinAttemptLimiter& attempts_;
+    SamSlot* samSlot_;
     std::unique_ptr<ssse::SoftwareKeySource> softwareKeys_;
 };
 

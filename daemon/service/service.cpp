@@ -24,6 +24,7 @@
 #include "daemon/service/issuer_flows.hpp"
 #include "daemon/service/pin_attempts.hpp"
 #include "daemon/service/pin_flows.hpp"
+#include "daemon/service/sam_slot.hpp"
 #include "daemon/service/status_report.hpp"
 #include "daemon/service/sync_scheduler.hpp"
 
@@ -74,6 +75,7 @@ class Service {
     std::unique_ptr<EventRecorder> events_;
     std::unique_ptr<CardChecker> checker_;
     std::unique_ptr<PinFlows> pins_;
+    std::unique_ptr<SamSlot> samSlot_;  // with [keys] source = "psam"
     std::unique_ptr<IssuerFlows> issuer_;
     std::unique_ptr<StatusReport> status_;
     std::unique_ptr<MonitorGroup> monitors_;
@@ -108,8 +110,17 @@ void Service::onReaderEvent(const apdu::ReaderEvent& event) {
         logInfo(std::string(event.type == T::card_inserted ? "PSAM inserted in "
                                                            : "PSAM removed from ") +
                 event.reader);
+        if (samSlot_) {
+            if (event.type == T::card_inserted)
+                samSlot_->keepHeld();
+            else
+                samSlot_->release();
+        }
         return;
     }
+    if (samSlot_ && (event.type == T::service_lost ||
+                     (event.type == T::reader_removed && desk_.isSamSlot(event.reader))))
+        samSlot_->release();
     nlohmann::json params{{"reader", event.reader}};
     switch (event.type) {
         case T::reader_added:
@@ -173,6 +184,7 @@ int Service::waitForStop(sigset_t& signals) {
         if (sig == SIGHUP)
             logInfo("SIGHUP: configuration is read at start; restart to apply changes");
         if (watchdog) sd_notify(0, "WATCHDOG=1");
+        if (samSlot_) samSlot_->keepHeld();
         if (Clock::now() >= nextPrune) {
             nextPrune = Clock::now() + 1h;
             events_->pruneAudit();
@@ -206,8 +218,13 @@ int Service::run() {
     events_ = std::make_unique<EventRecorder>(outbox_.get(), audit_.get());
     checker_ = std::make_unique<CardChecker>(config_, desk_, readStrategy_, list_, *events_);
     pins_ = std::make_unique<PinFlows>(config_, desk_, readStrategy_, list_, *events_, attempts_);
-    issuer_ =
-        std::make_unique<IssuerFlows>(config_, desk_, readStrategy_, list_, *events_, attempts_);
+    if (config_.keys.source == KeySourceKind::psam) {
+        samSlot_ = std::make_unique<SamSlot>(config_.keys.psam_reader,
+                                             SamSlot::exclusivePcsc(config_.keys.psam_reader));
+        samSlot_->keepHeld();  // a PSAM missing now is taken when it arrives
+    }
+    issuer_ = std::make_unique<IssuerFlows>(config_, desk_, readStrategy_, list_, *events_,
+                                            attempts_, samSlot_.get());
     if (auto keys = issuer_->loadKeys(); !keys) {
         logError("cannot load the key file " + config_.keys.file + ": " + errorText(keys.error()));
         return exitStatus(keys.error().code);

@@ -5,7 +5,7 @@ pulled and reinserted."""
 import time
 import unittest
 
-from sscard_test import load_profile, sim_ctl
+from sscard_test import load_profile, sim_ctl, wait_for
 from test_pin_api import INITIAL, DaemonWithPins
 import pcsc_client  # noqa: E402  (test/sim, on the path through sscard_test)
 
@@ -45,6 +45,20 @@ class OtherProgram:
         self.ctx.close()
 
 
+def connect_error(reader, share=pcsc_client.SCARD_SHARE_SHARED):
+    """What SCardConnect answers another program for `reader` (0 when it gets the card)."""
+    with pcsc_client.Context() as ctx:
+        try:
+            ctx.connect(reader, share=share).disconnect()
+            return 0
+        except pcsc_client.PcscError as e:
+            return e.rv
+
+
+def held_by_the_daemon(reader):
+    return connect_error(reader) == pcsc_client.SCARD_E_SHARING_VIOLATION
+
+
 class PinStateTest(DaemonWithPins):
     def insert_card_with_pin_record(self):
         profile = load_profile("gen2")
@@ -76,6 +90,59 @@ class PinStateTest(DaemonWithPins):
             self.assertGreaterEqual(other.resets_seen, 1, "the daemon did not reset the card")
         finally:
             other.close()
+
+
+class SamSlotTest(DaemonWithPins):
+    """The daemon starts without a PSAM; it takes the PSAM when it arrives and keeps it."""
+
+    EXTRA_CONFIG = f"""[keys]
+source = "psam"
+psam_reader = "{PSAM_READER}"
+[pin]
+attempts_per_minute = 100
+min_length = 6
+max_length = 8
+"""
+    PINS_USED = [INITIAL, RESET_PIN]
+
+    def insert_card(self):
+        card = self.start_card("gen3_valid", port=CARD_PORT)
+        deadline = time.monotonic() + 10
+        while card.apdu_count() < 2:  # the daemon's automatic check is done
+            self.assertLess(time.monotonic(), deadline, "the daemon never checked the card")
+            time.sleep(0.05)
+        return card
+
+    def reset_pin(self):
+        r = self.call("pin.reset", {"reader": CARD_READER, "new_pin": RESET_PIN})
+        self.assertTrue(r.get("result", {}).get("ok"), r)
+        r = self.call("pin.verify", {"reader": CARD_READER, "pin": RESET_PIN})
+        self.assertEqual(r.get("result"), {"ok": True, "tries_left": 3}, r)
+
+    def test_no_other_program_reaches_the_psam_and_it_is_held_again_after_a_pull(self):
+        psam = self.start_card("psam", port=PSAM_PORT, reconnect=True)
+        self.assertTrue(wait_for(lambda: held_by_the_daemon(PSAM_READER)),
+                        "the daemon did not take the PSAM when it arrived")
+        self.assertEqual(connect_error(PSAM_READER, pcsc_client.SCARD_SHARE_EXCLUSIVE),
+                         pcsc_client.SCARD_E_SHARING_VIOLATION)
+        self.insert_card()
+        self.assertEqual(connect_error(CARD_READER), 0, "the card's reader stays shared")
+        self.reset_pin()
+        self.assertTrue(any(c.startswith("BFDE") for c, _ in psam.apdu_log()))
+        self.assertTrue(held_by_the_daemon(PSAM_READER), "the PSAM was let go after the reset")
+
+        psam.remove()
+        self.assertEqual(connect_error(PSAM_READER), 0x8010000C,  # SCARD_E_NO_SMARTCARD
+                         "the PSAM's slot should be empty")
+        data = self.call("pin.reset", {"reader": CARD_READER, "new_pin": RESET_PIN})
+        self.assertEqual(data["error"]["data"]["code"], "no_card", data)
+
+        again = self.start_card("psam", port=PSAM_PORT, reconnect=True)
+        self.assertTrue(wait_for(lambda: held_by_the_daemon(PSAM_READER)),
+                        "the daemon did not take the reinserted PSAM")
+        self.reset_pin()
+        self.assertTrue(any(c.startswith("BFDE") for c, _ in again.apdu_log()))
+        self.assertTrue(held_by_the_daemon(PSAM_READER))
 
 
 if __name__ == "__main__":
