@@ -25,6 +25,7 @@
 #include "base/expected.hpp"
 #include "config/config.hpp"
 #include "daemon/card_check.hpp"
+#include "daemon/outbox/unknown_activations.hpp"
 #include "daemon/service/card_desk.hpp"
 #include "daemon/service/event_recorder.hpp"
 #include "daemon/service/flow_steps.hpp"
@@ -62,7 +63,9 @@ struct ActivationRequest {
     // The card a replacement replaces (card_id, or region and card_number), for the backend to
     // link; null when none.
     nlohmann::json oldCard;
-    // After an activation ended "unknown": completes it if the card holds newPin.
+    // After an activation ended "unknown": completes it if the card holds newPin. Only an
+    // activation of this card recorded as "unknown" (within UnknownActivations' keep period), with
+    // the same oldCard, may be resumed.
     bool resume = false;
     // The caller may receive the holder's personal data: a pin_weak names the rule it broke.
     bool personalData = false;
@@ -76,14 +79,18 @@ struct ActivationOutcome {
 
 class PinFlows {
   public:
+    // `unknown`: where activations that ended "unknown" are kept for a resume (null: none is, so
+    // no resume is allowed).
     PinFlows(const Config& config, CardDesk& desk, ssse::ReadStrategyCache& readStrategy,
-             ListAccess& list, EventRecorder& events, PinAttemptLimiter& attempts)
+             ListAccess& list, EventRecorder& events, PinAttemptLimiter& attempts,
+             outbox::UnknownActivations* unknown = nullptr)
         : config_(config),
           desk_(desk),
           readStrategy_(readStrategy),
           list_(list),
           events_(events),
-          attempts_(attempts) {}
+          attempts_(attempts),
+          unknown_(unknown) {}
 
     // A wrong PIN is ok = false with tries left, not an error; a blocked one is pin_blocked.
     Expected<VerifyOutcome, Error> verify(const VerifyRequest& request);
@@ -92,6 +99,10 @@ class PinFlows {
 
   private:
     Expected<ActivationOutcome, Error> resumeActivation(const ActivationRequest& request);
+    // The activation of `info` ended "unknown": kept so that a resume may complete it.
+    void rememberUnknown(const ssse::CardInfo& info, const nlohmann::json& oldCard);
+    // The old_card of the card's activation left "unknown"; not_allowed when there is none.
+    Expected<nlohmann::json, Error> unknownActivationOf(const ssse::CardInfo& info);
     Expected<ActivationOutcome, Error> completeActivation(const apdu::CardConnection& card,
                                                           const ssse::CardInfo& info,
                                                           const nlohmann::json& oldCard,
@@ -103,6 +114,7 @@ class PinFlows {
     ListAccess& list_;
     EventRecorder& events_;
     PinAttemptLimiter& attempts_;
+    outbox::UnknownActivations* unknown_;
 };
 
 }  // namespace sscard::daemon

@@ -16,6 +16,7 @@
 #include "daemon/outbox/audit.hpp"
 #include "daemon/outbox/outbox.hpp"
 #include "daemon/outbox/sender.hpp"
+#include "daemon/outbox/unknown_activations.hpp"
 #include "daemon/reader_setup.hpp"
 #include "daemon/service/api_bindings.hpp"
 #include "daemon/service/card_checker.hpp"
@@ -71,6 +72,7 @@ class Service {
     SyncScheduler sync_;
     std::unique_ptr<outbox::Outbox> outbox_;
     std::unique_ptr<outbox::AuditLog> audit_;
+    std::unique_ptr<outbox::UnknownActivations> unknownActivations_;
     std::unique_ptr<outbox::Sender> sender_;
     std::unique_ptr<EventRecorder> events_;
     std::unique_ptr<CardChecker> checker_;
@@ -98,6 +100,13 @@ Expected<void, Error> Service::openStores() {
         return unexpected(std::move(e));
     }
     audit_ = std::move(*audit);
+    auto unknown = outbox::UnknownActivations::open(config_.backend.outbox);
+    if (!unknown) {
+        Error e = unknown.error();
+        e.message = "cannot open the record of unknown activations: " + e.message;
+        return unexpected(std::move(e));
+    }
+    unknownActivations_ = std::move(*unknown);
     if (auto pruned = audit_->prune(outbox::now()); !pruned)
         logWarn("audit pruning: " + errorText(pruned.error()));
     return {};
@@ -217,7 +226,8 @@ int Service::run() {
     }
     events_ = std::make_unique<EventRecorder>(outbox_.get(), audit_.get());
     checker_ = std::make_unique<CardChecker>(config_, desk_, readStrategy_, list_, *events_);
-    pins_ = std::make_unique<PinFlows>(config_, desk_, readStrategy_, list_, *events_, attempts_);
+    pins_ = std::make_unique<PinFlows>(config_, desk_, readStrategy_, list_, *events_, attempts_,
+                                       unknownActivations_.get());
     if (config_.keys.source == KeySourceKind::psam) {
         samSlot_ = std::make_unique<SamSlot>(config_.keys.psam_reader,
                                              SamSlot::exclusivePcsc(config_.keys.psam_reader));

@@ -1,12 +1,12 @@
-"""What another program on the terminal can do around the daemon's PIN and issuer flows (real pcscd
-+ vpcd + the project's virtual card and PSAM): it finds no verified PIN left on a card after a flow,
-it cannot open the PSAM's slot while the daemon runs, and the daemon takes the PSAM back after it was
-pulled and reinserted."""
+"""What another program or API caller on the terminal can do around the daemon's PIN and issuer
+flows (real pcscd + vpcd + the project's virtual card and PSAM): it finds no verified PIN left on a
+card after a flow, it cannot forge a resumed activation, it cannot open the PSAM's slot while the
+daemon runs, and the daemon takes the PSAM back after it was pulled and reinserted."""
 import time
 import unittest
 
 from sscard_test import load_profile, sim_ctl, wait_for
-from test_pin_api import INITIAL, DaemonWithPins
+from test_pin_api import INITIAL, NEW_PIN, DaemonWithPins
 import pcsc_client  # noqa: E402  (test/sim, on the path through sscard_test)
 
 CARD_PORT, PSAM_PORT = 40000, 40001
@@ -90,6 +90,23 @@ class PinStateTest(DaemonWithPins):
             self.assertGreaterEqual(other.resets_seen, 1, "the daemon did not reset the card")
         finally:
             other.close()
+
+
+class ResumeTest(DaemonWithPins):
+    def test_resume_is_refused_for_an_activation_that_did_not_end_unknown(self):
+        self.start_card("gen3_valid", port=CARD_PORT)
+        r = self.call("card.activate", {"reader": CARD_READER, "initial_pin": INITIAL,
+                                        "new_pin": NEW_PIN})
+        self.assertTrue(r.get("result", {}).get("ok"), r)
+        # Knowing the PIN, a caller tries to forge a second activation replacing some other card.
+        r = self.call("card.activate", {"reader": CARD_READER, "resume": True, "new_pin": NEW_PIN,
+                                        "old_card": {"region": "330300",
+                                                     "card_number": "KD5578904"}})
+        self.assertEqual(r.get("error", {}).get("data", {}).get("code"), "not_allowed", r)
+        self.assertIn("unknown", r["error"]["message"])
+        events = [e for e in self.outbox_events() if '"card.activated"' in e]
+        self.assertEqual(len(events), 1, events)
+        self.assertNotIn("KD5578904", events[0])
 
 
 class SamSlotTest(DaemonWithPins):
