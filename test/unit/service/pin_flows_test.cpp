@@ -107,7 +107,7 @@ TEST_CASE("attempt limiter: N attempts per reader in a minute, then none until t
     CHECK(limiter.tryAttempt("A"));
 }
 
-TEST_CASE("verify: a wrong PIN is ok=false with tries left; the attempt limit gives busy") {
+TEST_CASE("verify: a wrong PIN is ok=false with tries left, and the attempt limit gives busy") {
     Bench bench;
     VerifyRequest wrong;
     wrong.pin = pin("000000");
@@ -269,7 +269,7 @@ TEST_CASE("activate: success changes the PIN and queues card.activated with old_
     CHECK(body["event_id"] == result->eventId);
 }
 
-TEST_CASE("activate: the card leaving during CHANGE PIN is unknown; resume completes it once") {
+TEST_CASE("activate: the card leaving during CHANGE PIN is unknown, and resume completes it once") {
     Bench bench;
     bench.card->vanishDuringChangePin = true;
     auto result = bench.flows->activate(bench.activation("123456", "240817"));
@@ -358,7 +358,7 @@ TEST_CASE("resume: only with the old_card the unknown activation had, which the 
     CHECK(body["resumed"] == true);
 }
 
-TEST_CASE("unknown activations: kept for the keep period, then no longer found; forget drops one") {
+TEST_CASE("unknown activations: kept for the keep period, then no longer found, and forget drops one") {
     Bench bench;
     auto store = outbox::UnknownActivations::open(bench.dir / "unknown.db", std::chrono::hours(1));
     REQUIRE(store.has_value());

@@ -82,7 +82,7 @@ TEST_CASE("sam slot: one connection serves every use") {
     CHECK(psam.connects == 1);
 }
 
-TEST_CASE("sam slot: pulled, it is a clear error; reinserted, it is held again") {
+TEST_CASE("sam slot: pulled, it is a clear error, and reinserted, it is held again") {
     FakeSlot psam;
     SamSlot slot("SAM Reader 00 00", psam.connector());
     slot.keepHeld();
@@ -113,7 +113,7 @@ TEST_CASE("sam slot: a connection that died unseen is replaced at the next use")
     CHECK(psam.connects == 2);
 }
 
-TEST_CASE("sam slot: release drops the connection; a use waiting too long is busy") {
+TEST_CASE("sam slot: release drops the connection, and a use waiting too long is busy") {
     FakeSlot psam;
     SamSlot slot("SAM Reader 00 00", psam.connector(), std::chrono::milliseconds(50));
     slot.keepHeld();
