@@ -64,7 +64,9 @@ Transaction::Transaction(Transaction&& other) noexcept
     : conn_(std::exchange(other.conn_, nullptr)) {}
 
 Transaction::~Transaction() {
-    if (conn_ != nullptr) conn_->endTransaction();
+    if (conn_ == nullptr) return;
+    conn_->endTransaction();
+    conn_->resetAtEnd_ = false;
 }
 
 Expected<ResponseApdu, TransportError> Transaction::exchange(ByteView command) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "apdu/command.hpp"
 #include "apdu/response.hpp"
@@ -64,13 +65,21 @@ class CardConnection {
     // Holds the card for a multi-APDU sequence; the returned object ends it when destroyed.
     Expected<Transaction, TransportError> begin();
 
+    // The card must lose what the current sequence built up (a verified PIN, an issuer
+    // authentication) when its transaction ends, so that no other program can ride on it: PC/SC
+    // ends the transaction with SCARD_RESET_CARD. Transports no other program shares ignore it.
+    // Applies to the current (or next) transaction only.
+    void resetWhenTransactionEnds() noexcept { resetAtEnd_ = true; }
+
     void setTracer(Tracer tracer) { tracer_ = std::move(tracer); }
     // APDUs actually exchanged with the card (GET RESPONSE and Le retries included).
     std::uint64_t apduCount() const { return apduCount_; }
 
   protected:
     virtual Expected<void, TransportError> beginTransaction() = 0;
+    // resetRequested() says whether it must reset the card (resetWhenTransactionEnds()).
     virtual void endTransaction() noexcept = 0;
+    bool resetRequested() const noexcept { return resetAtEnd_; }
     // One raw exchange: command bytes out, response bytes (data ‖ SW1 SW2) back.
     virtual Expected<Bytes, TransportError> transmitRaw(ByteView command) = 0;
 
@@ -78,6 +87,7 @@ class CardConnection {
     friend class Transaction;
     Tracer tracer_;
     std::uint64_t apduCount_ = 0;
+    bool resetAtEnd_ = false;
 };
 
 // The only way to talk to a card. Move-only; ends the PC/SC transaction when destroyed.

@@ -30,9 +30,10 @@ Expected<std::unique_ptr<PcscCard>, TransportError> PcscCard::connect(const std:
     auto pause = std::chrono::milliseconds(50);
     SCARDHANDLE handle = 0;
     DWORD active = 0;
+    const DWORD share = options.exclusive ? SCARD_SHARE_EXCLUSIVE : SCARD_SHARE_SHARED;
     for (;;) {
-        const LONG rv = SCardConnect(context->handle(), readerName.c_str(), SCARD_SHARE_SHARED,
-                                     kProtocols, &handle, &active);
+        const LONG rv = SCardConnect(context->handle(), readerName.c_str(), share, kProtocols,
+                                     &handle, &active);
         if (rv == SCARD_S_SUCCESS) break;
         const auto now = std::chrono::steady_clock::now();
         if (rv != SCARD_E_SHARING_VIOLATION || now >= deadline) {
@@ -43,15 +44,17 @@ Expected<std::unique_ptr<PcscCard>, TransportError> PcscCard::connect(const std:
         pause = std::min(pause * 2, std::chrono::milliseconds(400));
     }
 
-    std::unique_ptr<PcscCard> card(new PcscCard(std::move(*context), handle, active, readerName));
+    std::unique_ptr<PcscCard> card(
+        new PcscCard(std::move(*context), handle, active, readerName, share));
     if (auto status = card->readStatus(); !status) return unexpected(std::move(status).error());
     return card;
 }
 
 PcscCard::PcscCard(Context context, SCARDHANDLE handle, DWORD activeProtocol,
-                   std::string readerName)
+                   std::string readerName, DWORD shareMode)
     : context_(std::move(context)),
       handle_(handle),
+      shareMode_(shareMode),
       reader_(std::move(readerName)),
       receive_(kReceiveBufferSize),
       pinpad_([this](std::uint32_t code, ByteView in) { return control(code, in); }) {
@@ -60,7 +63,7 @@ PcscCard::PcscCard(Context context, SCARDHANDLE handle, DWORD activeProtocol,
 
 PcscCard::~PcscCard() {
     // Fails harmlessly when the card or the service is already gone; the context goes after it.
-    (void)SCardDisconnect(handle_, SCARD_LEAVE_CARD);
+    (void)SCardDisconnect(handle_, resetOnDisconnect_ ? SCARD_RESET_CARD : SCARD_LEAVE_CARD);
 }
 
 bool PcscCard::takeResetFlag() noexcept {
@@ -92,8 +95,7 @@ Expected<void, TransportError> PcscCard::readStatus() {
 
 Expected<void, TransportError> PcscCard::reconnect() {
     DWORD active = 0;
-    const LONG rv =
-        SCardReconnect(handle_, SCARD_SHARE_SHARED, kProtocols, SCARD_LEAVE_CARD, &active);
+    const LONG rv = SCardReconnect(handle_, shareMode_, kProtocols, SCARD_LEAVE_CARD, &active);
     if (rv != SCARD_S_SUCCESS) return unexpected(mapError(rv, operation("SCardReconnect")));
     setProtocol(active);
     return readStatus();
@@ -115,7 +117,10 @@ Expected<void, TransportError> PcscCard::beginTransaction() {
 }
 
 void PcscCard::endTransaction() noexcept {
-    (void)SCardEndTransaction(handle_, SCARD_LEAVE_CARD);
+    const bool reset = resetRequested();
+    const LONG rv = SCardEndTransaction(handle_, reset ? SCARD_RESET_CARD : SCARD_LEAVE_CARD);
+    // Not reset now (the card may already be gone): the disconnect tries again.
+    if (reset && rv != SCARD_S_SUCCESS) resetOnDisconnect_ = true;
 }
 
 Expected<Bytes, TransportError> PcscCard::transmitRaw(ByteView command) {

@@ -25,17 +25,22 @@ struct ConnectOptions {
     // How long SCARD_E_SHARING_VIOLATION (another program holds the card exclusively) is retried,
     // with a short backoff, before connect reports sharing_violation.
     std::chrono::milliseconds sharingRetry{2000};
+    // SCARD_SHARE_EXCLUSIVE: no other program may connect to the card while this connection lives
+    // (a PSAM's slot); reconnects after a reset keep it.
+    bool exclusive = false;
 };
 
 class PcscCard final : public CardConnection, public PinpadCapable {
   public:
-    // SCARD_SHARE_SHARED, T=0 or T=1 (whatever the card and reader agree on). Errors: reader_gone
+    // SCARD_SHARE_SHARED (or EXCLUSIVE, see ConnectOptions), T=0 or T=1 (whatever the card and
+    // reader agree on). Errors: reader_gone
     // (no such reader), card_removed (no card), sharing_violation, no_service, comm_error (mute
     // card).
     static Expected<std::unique_ptr<PcscCard>, TransportError> connect(
         const std::string& readerName, ConnectOptions options = {});
 
-    // SCardDisconnect(SCARD_LEAVE_CARD).
+    // SCardDisconnect(SCARD_LEAVE_CARD), or SCARD_RESET_CARD when a transaction asked to reset the
+    // card and ending it failed.
     ~PcscCard() override;
 
     const std::string& readerName() const override { return reader_; }
@@ -58,14 +63,16 @@ class PcscCard final : public CardConnection, public PinpadCapable {
 
   protected:
     Expected<void, TransportError> beginTransaction() override;
+    // SCardEndTransaction(SCARD_LEAVE_CARD), or SCARD_RESET_CARD when resetRequested().
     void endTransaction() noexcept override;
     Expected<Bytes, TransportError> transmitRaw(ByteView command) override;
 
   private:
     bool cardLeft();
-    PcscCard(Context context, SCARDHANDLE handle, DWORD activeProtocol, std::string readerName);
+    PcscCard(Context context, SCARDHANDLE handle, DWORD activeProtocol, std::string readerName,
+             DWORD shareMode);
     std::string operation(const char* call) const;
-    // SCardReconnect(SHARED, T0|T1, LEAVE_CARD) after SCARD_W_RESET_CARD, then a fresh ATR.
+    // SCardReconnect(share mode, T0|T1, LEAVE_CARD) after SCARD_W_RESET_CARD, then a fresh ATR.
     Expected<void, TransportError> reconnect();
     Expected<void, TransportError> readStatus();
     void setProtocol(DWORD activeProtocol);
@@ -75,11 +82,13 @@ class PcscCard final : public CardConnection, public PinpadCapable {
     Context context_;
     SCARDHANDLE handle_ = 0;
     DWORD activeProtocol_ = 0;
+    DWORD shareMode_ = SCARD_SHARE_SHARED;
     std::string reader_;
     Bytes atr_;
     Protocol protocol_ = Protocol::t1;
     Interface interface_ = Interface::contact;
     bool resetSeen_ = false;
+    bool resetOnDisconnect_ = false;
     Bytes receive_;  // one receive buffer, big enough for an extended-length response
     ReaderPinpad pinpad_;
 };

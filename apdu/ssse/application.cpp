@@ -356,6 +356,9 @@ Expected<CardReadResult, Error> readCard(apdu::CardConnection& connection, ReadS
                 if (!cipher) return unexpected(cipher.error());
                 auto context = cardKeyContext(*cipher, *result.card.card_id, connection.atr());
                 if (!context) return unexpected(context.error());
+                // The read key's authentication must not outlive this read (another program could
+                // read the holder data on it): the transaction ends with a card reset.
+                connection.resetWhenTransactionEnds();
                 auto authenticated = keys->use([&](KeySource& source) {
                     return authenticateWithKeys(*tx, source, *context, keys->ids);
                 });

@@ -119,11 +119,17 @@ Expected<void, Error> bindApi(api::Server& server, ApiTargets t) {
         flowHandler([](const nlohmann::json& p) { return withPinState(changeRequest(p)); },
                     [&pins = t.pins](const ChangeRequest& r) { return pins.change(r); },
                     changeJson));
-    methods.emplace_back(
-        "card.activate",
-        flowHandler([](const nlohmann::json& p) { return withPinState(activationRequest(p)); },
-                    [&pins = t.pins](const ActivationRequest& r) { return pins.activate(r); },
-                    activationJson));
+    // Whether a weak new PIN's refusal may name the rule depends on the caller's rights.
+    methods.emplace_back("card.activate",
+                         [&pins = t.pins](const api::Caller& caller, const nlohmann::json& params,
+                                          const api::Reply& reply) {
+                             auto request = withPinState(activationRequest(params));
+                             if (!request) return (void)reply(request.error());
+                             request->personalData = api::mayReceivePersonalData(caller);
+                             auto outcome = pins.activate(*request);
+                             if (!outcome) return (void)reply(outcome.error());
+                             reply(activationJson(*outcome));
+                         });
     auto issuerMethod = [&issuer = t.issuer](bool reset) {
         return [&issuer, reset](const api::Caller&, const nlohmann::json& params,
                                 const api::Reply& reply) {

@@ -54,6 +54,14 @@ Expected<void, Error> checkNewPinFor(const Config& config, ssse::SsseApplication
     return ssse::checkNewPin(pinPolicyOf(config), newPin, context);
 }
 
+Error withoutPolicyRule(const Error& weak) {
+    Error e = weak;
+    e.message =
+        "the new PIN does not meet the PIN policy (length; not an initial PIN, one repeated digit, "
+        "a run of digits or the holder's birth date)";
+    return e;
+}
+
 Error tooManyAttempts(const std::string& reader) {
     return makeError(ErrorCode::busy, "too many PIN attempts at " + reader +
                                           " in the last minute; wait before trying again");

@@ -46,6 +46,10 @@ Expected<void, Error> checkNewPinFor(const Config& config, ssse::SsseApplication
                                      const ssse::CardInfo& info, const ssse::SecretPin& newPin,
                                      const ssse::SecretPin* initial);
 
+// A pin_weak for a caller without the personal-data right: the same for every rule, so that it
+// does not tell whether the PIN holds the holder's birth date.
+Error withoutPolicyRule(const Error& weak);
+
 Error tooManyAttempts(const std::string& reader);
 
 // pin_state "unchanged" on an error that does not say yet where the PIN stands.
@@ -60,7 +64,9 @@ Expected<T, Error> withPinState(Expected<T, Error> result) {
 }
 
 // Runs fn(card, transaction, application) with the SSSE application selected on the card of
-// `reader`, inside one PC/SC transaction on the held reader.
+// `reader`, inside one PC/SC transaction on the held reader. The transaction ends with a card
+// reset: a PIN verified or an issuer authentication opened by the flow must not serve another
+// program.
 template <class Fn>
 auto withApplication(CardDesk& desk, ssse::ReadStrategyCache& readStrategy,
                      const std::optional<std::string>& reader, Fn&& fn)
@@ -71,6 +77,7 @@ auto withApplication(CardDesk& desk, ssse::ReadStrategyCache& readStrategy,
     apdu::CardConnection& card = held->card();
     auto tx = card.begin();
     if (!tx) return unexpected(apdu::fromTransport(tx.error(), "starting a transaction"));
+    card.resetWhenTransactionEnds();
     ssse::SsseApplication app(*tx, readStrategy);
     if (auto selected = app.select(); !selected) return unexpected(selected.error());
     return fn(card, *tx, app);

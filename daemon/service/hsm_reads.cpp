@@ -186,6 +186,9 @@ Expected<HsmStep1, Error> HsmReads::begin(std::uint64_t owner,
     out.terminalSerial = config_.backend.terminal_id;
     s->authenticate = s->card.generation >= 3;
     if (s->authenticate) {
+        // Step 2 authenticates with the read key: the session's transaction ends with a card reset,
+        // so that no other program can read the holder data on that authentication.
+        card.resetWhenTransactionEnds();
         const auto ids = authKeyIds(config_.keys);
         if (auto r = ssse::runInternalChallenge(*s->tx, ids, s->challenges); !r)
             return unexpected(r.error());

@@ -37,14 +37,15 @@ Expected<IssuerOutcome, Error> IssuerFlows::run(const IssuerRequest& request, bo
                     std::string("this card's PIN may not be ") + (reset ? "reset" : "unblocked"));
                 !allowed)
                 return unexpected(allowed.error());
+            // A failed authentication counts on the card too (its key may lock); a policy
+            // refusal counts here like any other try.
+            if (!attempts_.tryAttempt(card.readerName()))
+                return unexpected(tooManyAttempts(card.readerName()));
             if (reset) {
                 if (auto weak = checkNewPinFor(config_, app, *info, *request.newPin, nullptr);
                     !weak)
                     return unexpected(weak.error());
             }
-            // A failed authentication counts on the card too (its key may lock).
-            if (!attempts_.tryAttempt(card.readerName()))
-                return unexpected(tooManyAttempts(card.readerName()));
             auto cipher = ssse::readCardCipher(tx, *info->card_id);
             if (!cipher) return unexpected(cipher.error());
             auto keyContext = ssse::cardKeyContext(*cipher, *info->card_id, card.atr());

@@ -27,19 +27,22 @@ Expected<void, Error> KeyAccess::require(const std::string& method) const {
 
 Expected<void, Error> KeyAccess::use(const KeyUse& fn) {
     if (softwareKeys_) return fn(*softwareKeys_);
-    if (config_.keys.source != KeySourceKind::psam) {
+    if (config_.keys.source != KeySourceKind::psam || samSlot_ == nullptr) {
         return unexpected(makeError(ErrorCode::not_allowed,
                                     "no issuer keys: [keys] source is not set on this terminal"));
     }
-    const std::string& reader = config_.keys.psam_reader;
-    auto psam = desk_.holdReader(reader, "the PSAM ([keys] psam_reader \"" + reader + "\")");
-    if (!psam) {
-        Error e = psam.error();
-        if (e.code == ErrorCode::no_reader || e.code == ErrorCode::no_card) e.reason = "no_psam";
+    const auto options = psamOptions(config_.keys);
+    auto done = samSlot_->use([&](apdu::CardConnection& psam) -> Expected<void, Error> {
+        ssse::PsamKeySource keys(psam, options);
+        return fn(keys);
+    });
+    if (!done && !done.error().reason &&
+        (done.error().code == ErrorCode::no_reader || done.error().code == ErrorCode::no_card)) {
+        Error e = done.error();
+        e.reason = "no_psam";
         return unexpected(std::move(e));
     }
-    ssse::PsamKeySource keys(psam->card(), psamOptions(config_.keys));
-    return fn(keys);
+    return done;
 }
 
 }  // namespace sscard::daemon

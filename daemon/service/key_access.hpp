@@ -1,5 +1,6 @@
-// The issuer's keys as the service reaches them ([keys]): the PSAM in its reader (held for one
-// operation at a time), or a lab key file (refused unless allow_software_keys). Used by the issuer
+// The issuer's keys as the service reaches them ([keys]): the PSAM on the connection the service
+// holds exclusively (sam_slot.hpp; one operation at a time), or a lab key file (refused unless
+// allow_software_keys). Used by the issuer
 // flows (pin.reset / pin.unblock), the holder read of 3rd-generation cards and the chip check.
 #pragma once
 
@@ -12,13 +13,14 @@
 #include "base/error.hpp"
 #include "base/expected.hpp"
 #include "config/config.hpp"
-#include "daemon/service/card_desk.hpp"
+#include "daemon/service/sam_slot.hpp"
 
 namespace sscard::daemon {
 
 class KeyAccess {
   public:
-    KeyAccess(const Config& config, CardDesk& desk) : config_(config), desk_(desk) {}
+    // `samSlot`: the PSAM the service holds, with [keys] source = "psam" (must outlive this).
+    KeyAccess(const Config& config, SamSlot* samSlot) : config_(config), samSlot_(samSlot) {}
 
     // With [keys] source = "file": loads the key file (refused unless allow_software_keys).
     Expected<void, Error> load();
@@ -32,7 +34,7 @@ class KeyAccess {
 
   private:
     const Config& config_;
-    CardDesk& desk_;
+    SamSlot* samSlot_;
     std::unique_ptr<ssse::SoftwareKeySource> softwareKeys_;
 };
 

@@ -4,6 +4,50 @@
 
 namespace sscard::daemon {
 
+namespace {
+
+// Names a card in the record of unknown activations.
+std::string activationKey(const ssse::CardInfo& info) {
+    if (info.card_id) return "id:" + *info.card_id;
+    return "number:" + info.region.value_or("") + "/" + info.card_number.value_or("");
+}
+
+}  // namespace
+
+void PinFlows::rememberUnknown(const ssse::CardInfo& info, const nlohmann::json& oldCard) {
+    if (unknown_ == nullptr) return;
+    outbox::UnknownActivation row{
+        activationKey(info), oldCard.is_object() ? oldCard.dump() : std::string(), outbox::now()};
+    if (auto stored = unknown_->record(row); !stored) {
+        logError("the activation of card " + maskCardNumber(info.card_number.value_or("")) +
+                 " ended unknown, but could not be recorded; it cannot be resumed: " +
+                 errorText(stored.error()));
+    }
+}
+
+Expected<nlohmann::json, Error> PinFlows::unknownActivationOf(const ssse::CardInfo& info) {
+    std::optional<outbox::UnknownActivation> found;
+    if (unknown_ != nullptr) {
+        auto looked = unknown_->find(activationKey(info), outbox::now());
+        if (!looked) return unexpected(looked.error());
+        found = std::move(*looked);
+    }
+    if (!found) {
+        return unexpected(makeError(
+            ErrorCode::not_allowed,
+            "no activation of this card ended with pin_state \"unknown\" in the last " +
+                std::to_string(std::chrono::duration_cast<std::chrono::days>(
+                                   outbox::UnknownActivations::kDefaultKeep)
+                                   .count()) +
+                " days: resume completes only such an activation; activate with initial_pin"));
+    }
+    if (found->old_card.empty()) return nlohmann::json();
+    auto parsed = nlohmann::json::parse(found->old_card, nullptr, false);
+    if (parsed.is_discarded())
+        return unexpected(makeError(ErrorCode::internal, "a recorded old_card is not JSON"));
+    return parsed;
+}
+
 Expected<VerifyOutcome, Error> PinFlows::verify(const VerifyRequest& request) {
     return withApplication(desk_, readStrategy_, request.reader,
                            [&](apdu::CardConnection& card, apdu::Transaction& tx,
@@ -93,16 +137,18 @@ Expected<ActivationOutcome, Error> PinFlows::activate(const ActivationRequest& r
                                    "card.activate_refused", "this card may not be activated");
                 !allowed)
                 return unexpected(allowed.error());
+            // Counted before the policy: a refusal naming the birth date would otherwise be a
+            // free, unlimited way to find it. A refused card or a weak PIN still never reaches
+            // the card's retry counter.
+            if (!attempts_.tryAttempt(card.readerName()))
+                return unexpected(tooManyAttempts(card.readerName()));
             if (!pad) {
                 if (auto weak =
                         checkNewPinFor(config_, app, *info, *request.newPin, &*request.initialPin);
                     !weak)
-                    return unexpected(weak.error());
+                    return unexpected(request.personalData ? weak.error()
+                                                           : withoutPolicyRule(weak.error()));
             }
-            // Counted only now: a refused card or a weak PIN never reaches the card's retry
-            // counter.
-            if (!attempts_.tryAttempt(card.readerName()))
-                return unexpected(tooManyAttempts(card.readerName()));
             if (!pad) {
                 if (auto verified = ssse::verifyPin(tx, *request.initialPin); !verified) {
                     events_.audit("card.activate_failed", card.readerName(), &*info,
@@ -116,6 +162,7 @@ Expected<ActivationOutcome, Error> PinFlows::activate(const ActivationRequest& r
             if (!changed) {
                 events_.audit("card.activate_failed", card.readerName(), &*info,
                               std::string(codeName(changed.error().code)));
+                if (changed.error().pin_state == "unknown") rememberUnknown(*info, request.oldCard);
                 return unexpected(changed.error());
             }
             auto outcome = completeActivation(card, *info, request.oldCard, false);
@@ -129,22 +176,35 @@ Expected<ActivationOutcome, Error> PinFlows::activate(const ActivationRequest& r
 // the card takes that PIN, the change did happen: the activation is complete and its event is
 // queued (marked "resumed"). If not, pin_wrong: the PIN is still the initial one, start again.
 Expected<ActivationOutcome, Error> PinFlows::resumeActivation(const ActivationRequest& request) {
-    return withApplication(desk_, readStrategy_, request.reader,
-                           [&](apdu::CardConnection& card, apdu::Transaction& tx,
-                               ssse::SsseApplication& app) -> Expected<ActivationOutcome, Error> {
-                               auto info = app.readCardInfo();
-                               if (!info) return unexpected(info.error());
-                               if (auto allowed = requireAllowed(
-                                       list_, config_, events_, *info, card.readerName(),
-                                       "card.activate_refused", "this card may not be activated");
-                                   !allowed)
-                                   return unexpected(allowed.error());
-                               if (!attempts_.tryAttempt(card.readerName()))
-                                   return unexpected(tooManyAttempts(card.readerName()));
-                               if (auto verified = ssse::verifyPin(tx, *request.newPin); !verified)
-                                   return unexpected(verified.error());
-                               return completeActivation(card, *info, request.oldCard, true);
-                           });
+    return withApplication(
+        desk_, readStrategy_, request.reader,
+        [&](apdu::CardConnection& card, apdu::Transaction& tx,
+            ssse::SsseApplication& app) -> Expected<ActivationOutcome, Error> {
+            auto info = app.readCardInfo();
+            if (!info) return unexpected(info.error());
+            if (auto allowed =
+                    requireAllowed(list_, config_, events_, *info, card.readerName(),
+                                   "card.activate_refused", "this card may not be activated");
+                !allowed)
+                return unexpected(allowed.error());
+            auto recordedOldCard = unknownActivationOf(*info);
+            if (!recordedOldCard) {
+                events_.audit("card.activate_refused", card.readerName(), &*info,
+                              std::string(codeName(recordedOldCard.error().code)));
+                return unexpected(recordedOldCard.error());
+            }
+            if (request.oldCard != *recordedOldCard) {
+                return unexpected(
+                    makeError(ErrorCode::usage,
+                              "old_card differs from the one of the activation being "
+                              "resumed: give the same old_card, or none if it had none"));
+            }
+            if (!attempts_.tryAttempt(card.readerName()))
+                return unexpected(tooManyAttempts(card.readerName()));
+            if (auto verified = ssse::verifyPin(tx, *request.newPin); !verified)
+                return unexpected(verified.error());
+            return completeActivation(card, *info, *recordedOldCard, true);
+        });
 }
 
 Expected<ActivationOutcome, Error> PinFlows::completeActivation(const apdu::CardConnection& card,
@@ -164,6 +224,11 @@ Expected<ActivationOutcome, Error> PinFlows::completeActivation(const apdu::Card
                                 id.error().message);
         e.pin_state = "changed";
         return unexpected(std::move(e));
+    }
+    if (unknown_ != nullptr) {
+        if (auto forgotten = unknown_->forget(activationKey(info)); !forgotten)
+            logWarn("activation complete, but its unknown record stays: " +
+                    errorText(forgotten.error()));
     }
     logInfo("card " + maskCardNumber(info.card_number.value_or("")) + " activated " +
             (resumed ? "(resumed) " : "") + "in " + card.readerName());

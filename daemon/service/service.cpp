@@ -16,6 +16,7 @@
 #include "daemon/outbox/audit.hpp"
 #include "daemon/outbox/outbox.hpp"
 #include "daemon/outbox/sender.hpp"
+#include "daemon/outbox/unknown_activations.hpp"
 #include "daemon/reader_setup.hpp"
 #include "daemon/service/api_bindings.hpp"
 #include "daemon/service/card_checker.hpp"
@@ -27,6 +28,7 @@
 #include "daemon/service/key_access.hpp"
 #include "daemon/service/pin_attempts.hpp"
 #include "daemon/service/pin_flows.hpp"
+#include "daemon/service/sam_slot.hpp"
 #include "daemon/service/status_report.hpp"
 #include "daemon/service/sync_scheduler.hpp"
 
@@ -81,6 +83,7 @@ class Service {
     SyncScheduler sync_;
     std::unique_ptr<outbox::Outbox> outbox_;
     std::unique_ptr<outbox::AuditLog> audit_;
+    std::unique_ptr<outbox::UnknownActivations> unknownActivations_;
     std::unique_ptr<outbox::Sender> sender_;
     std::unique_ptr<EventRecorder> events_;
     std::unique_ptr<KeyAccess> keys_;
@@ -88,6 +91,7 @@ class Service {
     std::unique_ptr<HsmReads> hsm_;
     std::unique_ptr<CardChecker> checker_;
     std::unique_ptr<PinFlows> pins_;
+    std::unique_ptr<SamSlot> samSlot_;  // with [keys] source = "psam"
     std::unique_ptr<IssuerFlows> issuer_;
     std::unique_ptr<StatusReport> status_;
     std::unique_ptr<MonitorGroup> monitors_;
@@ -110,6 +114,13 @@ Expected<void, Error> Service::openStores() {
         return unexpected(std::move(e));
     }
     audit_ = std::move(*audit);
+    auto unknown = outbox::UnknownActivations::open(config_.backend.outbox);
+    if (!unknown) {
+        Error e = unknown.error();
+        e.message = "cannot open the record of unknown activations: " + e.message;
+        return unexpected(std::move(e));
+    }
+    unknownActivations_ = std::move(*unknown);
     if (auto pruned = audit_->prune(outbox::now()); !pruned)
         logWarn("audit pruning: " + errorText(pruned.error()));
     return {};
@@ -122,8 +133,17 @@ void Service::onReaderEvent(const apdu::ReaderEvent& event) {
         logInfo(std::string(event.type == T::card_inserted ? "PSAM inserted in "
                                                            : "PSAM removed from ") +
                 event.reader);
+        if (samSlot_) {
+            if (event.type == T::card_inserted)
+                samSlot_->keepHeld();
+            else
+                samSlot_->release();
+        }
         return;
     }
+    if (samSlot_ && (event.type == T::service_lost ||
+                     (event.type == T::reader_removed && desk_.isSamSlot(event.reader))))
+        samSlot_->release();
     nlohmann::json params{{"reader", event.reader}};
     switch (event.type) {
         case T::reader_added:
@@ -187,6 +207,7 @@ int Service::waitForStop(sigset_t& signals) {
         if (sig == SIGHUP)
             logInfo("SIGHUP: configuration is read at start; restart to apply changes");
         if (watchdog) sd_notify(0, "WATCHDOG=1");
+        if (samSlot_) samSlot_->keepHeld();
         if (Clock::now() >= nextPrune) {
             nextPrune = Clock::now() + 1h;
             events_->pruneAudit();
@@ -218,12 +239,18 @@ int Service::run() {
         return exitStatus(opened.error().code);
     }
     events_ = std::make_unique<EventRecorder>(outbox_.get(), audit_.get());
-    keys_ = std::make_unique<KeyAccess>(config_, desk_);
+    if (config_.keys.source == KeySourceKind::psam) {
+        samSlot_ = std::make_unique<SamSlot>(config_.keys.psam_reader,
+                                             SamSlot::exclusivePcsc(config_.keys.psam_reader));
+        samSlot_->keepHeld();  // a PSAM missing now is taken when it arrives
+    }
+    keys_ = std::make_unique<KeyAccess>(config_, samSlot_.get());
     reading_ = std::make_unique<CardReading>(config_, desk_, readStrategy_, *keys_);
     hsm_ = std::make_unique<HsmReads>(config_, desk_, readStrategy_, list_, *events_);
     checker_ =
         std::make_unique<CardChecker>(config_, desk_, readStrategy_, list_, *events_, *keys_);
-    pins_ = std::make_unique<PinFlows>(config_, desk_, readStrategy_, list_, *events_, attempts_);
+    pins_ = std::make_unique<PinFlows>(config_, desk_, readStrategy_, list_, *events_, attempts_,
+                                       unknownActivations_.get());
     issuer_ = std::make_unique<IssuerFlows>(config_, desk_, readStrategy_, list_, *events_,
                                             attempts_, *keys_);
     if (auto keys = keys_->load(); !keys) {

@@ -24,7 +24,10 @@ SCARD_S_SUCCESS = 0
 SCARD_E_TIMEOUT = 0x8010000A
 SCARD_E_NO_READERS_AVAILABLE = 0x8010002E
 SCARD_SCOPE_SYSTEM = 2
+SCARD_SHARE_EXCLUSIVE = 1
 SCARD_SHARE_SHARED = 2
+SCARD_E_SHARING_VIOLATION = 0x8010000B
+SCARD_W_RESET_CARD = 0x80100068
 SCARD_PROTOCOL_T0 = 1
 SCARD_PROTOCOL_T1 = 2
 SCARD_LEAVE_CARD = 0
@@ -141,15 +144,16 @@ class Context:
                                    % (reader, "card" if present else "removal", timeout_s))
             current = ev & ~SCARD_STATE_CHANGED
 
-    def connect(self, reader, protocols=SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1):
-        return Card(self, reader, protocols)
+    def connect(self, reader, protocols=SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+                share=SCARD_SHARE_SHARED):
+        return Card(self, reader, protocols, share)
 
 
 class Card:
-    def __init__(self, ctx, reader, protocols):
+    def __init__(self, ctx, reader, protocols, share=SCARD_SHARE_SHARED):
         self.h = LONG()
         proto = DWORD()
-        _check("SCardConnect", lib().SCardConnect(ctx.h, reader.encode(), DWORD(SCARD_SHARE_SHARED),
+        _check("SCardConnect", lib().SCardConnect(ctx.h, reader.encode(), DWORD(share),
                                                   DWORD(protocols), ctypes.byref(self.h),
                                                   ctypes.byref(proto)))
         self.protocol = proto.value

@@ -39,6 +39,8 @@ SUB_DFS = {
     0xDF04: bytes.fromhex("D15600000503"),
     0xDF07: bytes.fromhex("D15600000504"),
 }
+# The record file readable only after VERIFY (profile key pin_record_hex)
+PIN_PROTECTED_SFI = 7
 # EF file identifiers accepted by SELECT for the two record files -> SFI
 EF_FIDS = {0xEF05: 5, 0x0005: 5, 0xEF06: 6, 0x0006: 6}
 
@@ -123,6 +125,9 @@ PROFILE_DEFAULTS = {
     "multi_read": True,  # READ RECORD P2=(SFI<<3)|5 supported
     "multi_read_refusal": "6A86",
     "exact_le": False,
+    # EF07 (SFI 7): one record (hex) readable only while the PIN is verified (6982 otherwise), a
+    # stand-in for the PIN-protected data of real cards; null: no EF07
+    "pin_record_hex": None,
 }
 
 
@@ -398,6 +403,8 @@ class SsseCard:
         self.ssse = bool(profile["ssse"])
         self.ef05, self.ef06 = _build_records(profile)
         self.records = {5: self.ef05, 6: self.ef06}
+        if profile["pin_record_hex"]:
+            self.records[PIN_PROTECTED_SFI] = [bytes.fromhex(profile["pin_record_hex"])]
         self.historical = bytes.fromhex(profile["historical_hex"])
         self._atr = (bytes.fromhex(profile["atr_hex"]) if profile["atr_hex"]
                      else build_atr(self.historical, self.protocol, self.contactless))
@@ -639,6 +646,8 @@ class SsseCard:
             return self.multi_read_refusal
         read_key_open = self.read_key_id in self.authenticated
         if sfi == 6 and self.profile["ef06_locked"] and not read_key_open:
+            return sw(0x6982)
+        if sfi == PIN_PROTECTED_SFI and not self.pin_verified:
             return sw(0x6982)
         records = self.records[sfi]
         if mode == 4:

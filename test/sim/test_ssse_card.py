@@ -353,6 +353,23 @@ class Gen3Test(unittest.TestCase):
 
 
 class PinTest(unittest.TestCase):
+    def test_pin_protected_record_needs_a_verified_pin_until_reset(self):
+        profile = load_profile(profile_path("gen2"))
+        profile["pin_record_hex"] = "1003414243"
+        c = SsseCard(profile, "t1")
+        c.power_on()
+        self.assertEqual(sw(c.process(SELECT_SSSE)), "9000")
+        read = H("00B2013C00")
+        self.assertEqual(c.process(read), H("6982"))
+        pin = profile["pin"]
+        self.assertEqual(c.process(H("002000000" + str(len(pin) // 2)) + H(pin)), H("9000"))
+        self.assertEqual(c.process(read), H("10034142439000"))
+        c.reset()
+        self.assertEqual(sw(c.process(SELECT_SSSE)), "9000")
+        self.assertEqual(c.process(read), H("6982"))
+        # without the key, no EF07
+        self.assertEqual(sw(selected("gen2").process(read)), "6A82")
+
     def test_verify(self):
         c = card("gen3", "t0")
         self.assertEqual(c.process(H("00200000")), H("63C3"))

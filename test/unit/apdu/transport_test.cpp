@@ -33,6 +33,7 @@ class FakeConnection : public CardConnection {
     std::vector<Bytes> sent;
     int begins = 0;
     int ends = 0;
+    int resets = 0;  // ends that were asked to reset the card
     bool refuseBegin = false;
 
     std::size_t unanswered() const { return script_.size(); }
@@ -45,7 +46,10 @@ class FakeConnection : public CardConnection {
         ++begins;
         return {};
     }
-    void endTransaction() noexcept override { ++ends; }
+    void endTransaction() noexcept override {
+        ++ends;
+        if (resetRequested()) ++resets;
+    }
     Expected<Bytes, TransportError> transmitRaw(ByteView command) override {
         sent.emplace_back(command.begin(), command.end());
         if (script_.empty()) {
@@ -88,6 +92,19 @@ TEST_CASE("transaction: begin and end exactly once, moved-from ends nothing") {
         CHECK(&moved.connection() == &conn);
     }
     CHECK(conn.ends == 1);
+}
+
+TEST_CASE("transaction: a reset asked for ends that transaction with a reset, and only that one") {
+    FakeConnection conn;
+    {
+        Transaction tx = begin(conn);
+        conn.resetWhenTransactionEnds();
+    }
+    CHECK(conn.ends == 1);
+    CHECK(conn.resets == 1);
+    { Transaction tx = begin(conn); }
+    CHECK(conn.ends == 2);
+    CHECK(conn.resets == 1);
 }
 
 TEST_CASE("transaction: a refused begin is an error value") {

@@ -28,6 +28,7 @@ struct FakeCardState {
     int maxTries = 3;
     bool vanishDuringChangePin = false;  // carries CHANGE PIN out, then is gone
     bool present = true;
+    int resets = 0;           // transactions that ended with a card reset (the PIN state gone)
     std::vector<Bytes> sent;  // every command, in order
     int countSent(std::uint8_t ins) const;
 };
@@ -44,7 +45,9 @@ class FakeSsseCard final : public apdu::CardConnection {
 
   protected:
     Expected<void, apdu::TransportError> beginTransaction() override;
-    void endTransaction() noexcept override {}
+    void endTransaction() noexcept override {
+        if (resetRequested()) ++state_->resets;
+    }
     Expected<Bytes, apdu::TransportError> transmitRaw(ByteView command) override;
 
   private:
