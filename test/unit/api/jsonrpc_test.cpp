@@ -39,7 +39,7 @@ TEST_CASE("a request with an object, an array, or no params") {
     CHECK(r.params == json::object());
 }
 
-TEST_CASE("ids of each type; no id is a notification") {
+TEST_CASE("ids of each type - no id is a notification") {
     CHECK(*ok(R"({"jsonrpc":"2.0","id":7,"method":"status"})").id == 7);
     CHECK(*ok(R"({"jsonrpc":"2.0","id":-7,"method":"status"})").id == -7);
     CHECK(*ok(R"({"jsonrpc":"2.0","id":1.5,"method":"status"})").id == 1.5);

@@ -67,7 +67,7 @@ bool waitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeou
 
 }  // namespace
 
-TEST_CASE("start creates the directory and a 0660 socket; a call round-trips; stop removes it") {
+TEST_CASE("start creates the directory and a 0660 socket - a call round-trips - stop removes it") {
     TempDir dir;
     Server server(optionsIn(dir));
     registerStatus(server);
@@ -122,7 +122,7 @@ TEST_CASE("a slow handler does not block another client's status") {
     CHECK(r["result"]["card"].is_null());
 }
 
-TEST_CASE("garbage, unknown methods and huge lines get JSON-RPC errors; the server survives") {
+TEST_CASE("garbage, unknown methods and huge lines get JSON-RPC errors - the server survives") {
     TempDir dir;
     Server server(optionsIn(dir));
     registerStatus(server);
@@ -176,7 +176,7 @@ TEST_CASE("garbage, unknown methods and huge lines get JSON-RPC errors; the serv
     expectResponse(fresh, 6);
 }
 
-TEST_CASE("notifications get no response; handler errors and exceptions are answered") {
+TEST_CASE("notifications get no response - handler errors and exceptions are answered") {
     TempDir dir;
     Server server(optionsIn(dir));
     std::atomic<int> calls{0};
@@ -376,7 +376,7 @@ TEST_CASE("more than max_clients: the next one gets busy and is closed") {
     expectResponse(d, 1);
 }
 
-TEST_CASE("stale sockets are replaced; live ones and other files are not") {
+TEST_CASE("stale sockets are replaced - live ones and other files are not") {
     TempDir dir;
     ServerOptions o = optionsIn(dir);
     o.socket_path = dir.path() + "/api.sock";

@@ -243,7 +243,7 @@ TEST_CASE("a user without a role gets nothing") {
     CHECK(o.eof);
 }
 
-TEST_CASE("a kiosk user gets kiosk methods but not admin ones; no personal data") {
+TEST_CASE("a kiosk user gets kiosk methods but not admin ones - no personal data") {
     if (!ensureUsers()) {
         std::puts("sscard-test-skip: needs root to create test users");
         return;

@@ -92,7 +92,7 @@ TEST_CASE("http client: response headers are found whatever their case") {
     }
 }
 
-TEST_CASE("http client: a POST sends its body and extra headers; the last duplicate header wins") {
+TEST_CASE("http client: a POST sends its body and extra headers - the last duplicate header wins") {
     OneShotServer server(response("Retry-After: 5\r\nretry-after: 7\r\n"));
     http::Client client;
     http::Request req;

@@ -77,7 +77,7 @@ TEST_CASE("ISO/IEC 9797-1 MAC algorithm 3 (retail MAC)") {
     CHECK(hexOf(macAlg3(same, data)) == hexOf(macAlg1Des(hex("0123456789ABCDEF"), data)));
 }
 
-TEST_CASE("two-key 3DES: equal halves is single DES; known answer") {
+TEST_CASE("two-key 3DES: equal halves is single DES - known answer") {
     CHECK(hexOf(encryptEcb(CardCipher::des3, hex("133457799BBCDFF1133457799BBCDFF1"),
                            hex("0123456789ABCDEF"))) == "85E813540F0AB405");
     // Cross-checked with python3-cryptography's TripleDES.

@@ -22,7 +22,7 @@ TEST_CASE("BCD dates") {
     CHECK_FALSE(decodeDate(hex("201010")));    // wrong length
 }
 
-TEST_CASE("an fields lose their padding; empty ones are null") {
+TEST_CASE("an fields lose their padding - empty ones are null") {
     CHECK(decodeAn(hex("332E3030")) == "3.00");
     CHECK(decodeAn(hex("322E3000")) == "2.0");
     CHECK(decodeAn(hex("423700")) == "B7");
