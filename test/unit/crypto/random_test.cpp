@@ -32,9 +32,9 @@ TEST_CASE("randomBytes: a failing source is an internal error, not a buffer of z
 
 TEST_CASE("hmacSha256: RFC 4231 test case 2") {
     std::string key = "Jefe";
-    auto mac = crypto::hmacSha256(
-        ByteView(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()),
-        "what do ya want for nothing?");
+    auto mac =
+        crypto::hmacSha256(ByteView(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()),
+                           "what do ya want for nothing?");
     REQUIRE(mac);
     CHECK(crypto::toLowerHex(*mac) ==
           "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
