@@ -217,7 +217,17 @@ int Service::run() {
                 " (pin.reset and pin.unblock for admins)");
     }
     if (!config_.backend.url.empty()) {
-        auto options = outbox::senderOptions(config_.backend);
+        auto configured = outbox::senderOptions(config_.backend);
+        if (!configured) {
+            logError(errorText(configured.error()));
+            return exitStatus(configured.error().code);
+        }
+        outbox::SenderOptions options = std::move(*configured);
+        if (config_.backend.auth == BackendAuth::none) {
+            logWarn(
+                "backend.auth is \"none\": the backend cannot tell this terminal's events "
+                "from forged ones");
+        }
         options.log = [](LogLevel level, const std::string& m) {
             logMessage(level, "backend: " + m);
         };
