@@ -124,7 +124,7 @@ Expected<SenderOptions, Error> senderOptions(const BackendConfig& backend) {
         if (!key) return unexpected(key.error());
         o.hmac_key = std::move(*key);
     }
-    return o;
+    return o;  // the caller's copy of hmac_key is its to wipe; the Sender wipes its own
 }
 
 AttemptClass classifyStatus(long http_status) {
@@ -171,6 +171,7 @@ Sender::Sender(Outbox& outbox, SenderOptions options)
 
 Sender::~Sender() {
     stop();
+    crypto::wipe(options_.hmac_key);
 }
 
 void Sender::start() {

@@ -231,7 +231,7 @@ int Service::run() {
         options.log = [](LogLevel level, const std::string& m) {
             logMessage(level, "backend: " + m);
         };
-        sender_ = std::make_unique<outbox::Sender>(*outbox_, options);
+        sender_ = std::make_unique<outbox::Sender>(*outbox_, std::move(options));
         sender_->start();
     }
     status_ =
