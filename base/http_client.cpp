@@ -107,6 +107,14 @@ Result Client::perform(const Request& request) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
     if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
+    if (!request.client_cert.empty()) {
+        curl_easy_setopt(curl, CURLOPT_SSLCERT, request.client_cert.c_str());
+        curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (!request.client_key.empty()) {
+        curl_easy_setopt(curl, CURLOPT_SSLKEY, request.client_key.c_str());
+        curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+    }
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(request.connect_timeout.count()));
     if (request.total_timeout.count() > 0) {

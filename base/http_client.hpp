@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/url.hpp"  // redactUrl, isPlainHttp: for every message about a request
+
 struct curl_slist;
 
 namespace sscard::http {
@@ -61,6 +63,8 @@ struct Request {
     std::vector<std::string> headers;  // "Name: value"; "Name:" removes a default header
     std::string user_agent;
     std::string ca_file;                           // empty: the system's CAs
+    std::string client_cert;                       // PEM client certificate (TLS); empty: none
+    std::string client_key;                        // its PEM private key
     std::chrono::milliseconds connect_timeout{0};  // 0: libcurl's default
     std::chrono::milliseconds total_timeout{0};    // 0: none
     long low_speed_bytes_per_s = 0;                // abort when slower than this ...

@@ -19,7 +19,8 @@
 //             "history":[{"version":B,"snapshot":"<h>"}...]}      publisher's own bookkeeping
 //
 // Key rotation: a terminal trusts every key listed in [list] trusted_keys, and a document is
-// accepted when at least one of its signatures verifies with a trusted key. To rotate, the
+// accepted when signatures by [list] threshold (default 1) distinct trusted keys verify (the
+// threshold is applied by the sync, on the key_ids verifyDocument returns). To rotate, the
 // publisher signs with the old and the new key (`sscard-feed publish --key old.key --key new.key`)
 // while the new public key is rolled out to the terminals' configuration, then drops the old key
 // from both. A compromised key is removed from trusted_keys; since versions only come from verified

@@ -83,7 +83,10 @@ Expected<Store, Error> Store::open(const std::filesystem::path& path, bool read_
          "UPDATE meta SET version=?1, expires=?2, feed_time=MAX(feed_time, ?3), "
          "fetched=?4, checked=?4, count=?5, digest=?6, key_ids=?7, etag=?8 WHERE id=1",
          true},
-        {&s.st_->touch, "UPDATE meta SET checked=MAX(checked, ?1), etag=?2 WHERE id=1", true},
+        {&s.st_->touch,
+         "UPDATE meta SET checked=MAX(checked, ?1), etag=?2, expires=MAX(expires, ?3), "
+         "feed_time=MAX(feed_time, ?4) WHERE id=1",
+         true},
     };
     for (auto& st : stmts) {
         if (st.writes && read_only) continue;
@@ -215,10 +218,12 @@ Expected<ListMeta, Error> Store::status() {
     return m;
 }
 
-Expected<void, Error> Store::touch(std::int64_t now, const std::string& etag) {
+Expected<void, Error> Store::touch(std::int64_t now, const std::string& etag, std::int64_t expires,
+                                   std::int64_t feed_time) {
     sqlite::Stmt& s = st_->touch;
     if (!s.valid()) return unexpected(makeError(ErrorCode::list_unavailable, "list is read-only"));
-    int rc = s.bind(1, now).bind(2, std::string_view(etag)).step();
+    int rc =
+        s.bind(1, now).bind(2, std::string_view(etag)).bind(3, expires).bind(4, feed_time).step();
     s.reset();
     if (rc != SQLITE_DONE) return unexpected(db_.fail("list update"));
     return {};

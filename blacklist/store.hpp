@@ -69,8 +69,10 @@ class Store {
                                          const VersionInfo& info);
     Expected<void, Error> applyDelta(ByteView file, const VersionInfo& info);
 
-    // Records a check that found the list current (HTTP 304 or same version).
-    Expected<void, Error> touch(std::int64_t now, const std::string& etag);
+    // Records a verified check that found the list current (the same version): the check time and
+    // ETag, and the top file's expiry and issue time where they are later than the stored ones.
+    Expected<void, Error> touch(std::int64_t now, const std::string& etag, std::int64_t expires = 0,
+                                std::int64_t feed_time = 0);
 
     // Memory-maps up to `bytes` of the database for reads (0, the default, turns it off). Faster
     // lookups (10 M entries: p99 ~20 -> ~11 us on the 2-core test machine) at the price of a

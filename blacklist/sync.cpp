@@ -4,9 +4,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "base/clock.hpp"
 #include "base/http_client.hpp"
@@ -54,12 +56,22 @@ class Fetcher {
     explicit Fetcher(const SyncOptions& o) : o_(o) {
         base_ = o.feed_url;
         if (base_.empty() || base_.back() != '/') base_ += '/';
+        if (o.limits.sync_deadline.count() > 0) {
+            deadline_ = std::chrono::steady_clock::now() + o.limits.sync_deadline;
+        }
+    }
+
+    // sync_failed once the whole sync's deadline has passed.
+    Expected<void, Error> checkDeadline() const {
+        if (!deadline_ || std::chrono::steady_clock::now() < *deadline_) return {};
+        return unexpected(deadlineError());
     }
 
     // GET base + name into d. if_none_match: conditional.
     Expected<void, Error> get(const std::string& name, Download& d,
                               const std::string& if_none_match = "") {
         if (!client_.valid()) return unexpected(failed("libcurl initialisation failed"));
+        if (auto late = checkDeadline(); !late) return late;
         http::Request req;
         req.url = base_ + name;
         req.user_agent = "sscard/0.1";
@@ -67,6 +79,15 @@ class Fetcher {
         req.connect_timeout = std::chrono::seconds(o_.limits.connect_timeout_s);
         if (o_.limits.total_timeout_s > 0) {
             req.total_timeout = std::chrono::seconds(o_.limits.total_timeout_s);
+        }
+        if (deadline_) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                *deadline_ - std::chrono::steady_clock::now());
+            left = std::max(left, std::chrono::milliseconds(1));
+            if (req.total_timeout.count() == 0 || left < req.total_timeout)
+                req.total_timeout = left;
+            if (req.connect_timeout.count() == 0 || left < req.connect_timeout)
+                req.connect_timeout = left;
         }
         req.low_speed_bytes_per_s = o_.limits.low_speed_bytes_per_s;
         req.low_speed_time_s = o_.limits.low_speed_time_s;
@@ -80,19 +101,38 @@ class Fetcher {
             return unexpected(
                 rejected(name + ": longer than the " + std::to_string(d.limit) + " bytes allowed"));
         }
-        if (!r.ok()) return unexpected(failed(req.url + ": " + r.error));
+        if (!r.ok()) {
+            if (auto late = checkDeadline(); !late) return late;
+            return unexpected(failed(http::redactUrl(req.url) + ": " + r.error));
+        }
         if (d.status == 304) return {};
         if (d.status != 200) {
-            return unexpected(failed(req.url + ": HTTP " + std::to_string(d.status)));
+            return unexpected(
+                failed(http::redactUrl(req.url) + ": HTTP " + std::to_string(d.status)));
         }
         return {};
     }
 
   private:
+    Error deadlineError() const {
+        return failed("the sync took longer than its deadline of " +
+                      std::to_string(o_.limits.sync_deadline.count()) +
+                      " ms ([list] sync_timeout) and was stopped; the list is unchanged");
+    }
+
     const SyncOptions& o_;
     http::Client client_;
     std::string base_;
+    std::optional<std::chrono::steady_clock::time_point> deadline_;
 };
+
+// feed_rejected unless at least `threshold` distinct trusted keys signed the document.
+Expected<void, Error> checkThreshold(const Verified& v, int threshold, const std::string& what) {
+    if (static_cast<int>(v.key_ids.size()) >= threshold) return {};
+    return unexpected(rejected(what + ": signed by " + std::to_string(v.key_ids.size()) +
+                               " trusted key(s), " + std::to_string(threshold) +
+                               " required ([list] threshold)"));
+}
 
 Expected<void, Error> checkRef(Download& d, const FileRef& ref, const std::string& what) {
     if (d.received != ref.length) {
@@ -149,13 +189,28 @@ std::string_view outcomeName(SyncOutcome o) {
 Expected<SyncResult, Error> syncOnce(const SyncOptions& o) {
     if (o.feed_url.empty())
         return unexpected(makeError(ErrorCode::config, "list.feed_url is empty"));
+    if (http::isPlainHttp(o.feed_url) && !o.allow_insecure_http) {
+        return unexpected(makeError(
+            ErrorCode::config, "list.feed_url " + http::redactUrl(o.feed_url) +
+                                   " is plain http: use https, or set [list] allow_insecure_http "
+                                   "= true (labs and tests only)"));
+    }
     std::vector<TrustedKey> keys;
+    std::vector<std::string> distinct;
     for (const auto& p : o.trusted_keys) {
         auto k = crypto::readEd25519PublicKey(p);
         if (!k) return unexpected(k.error());
         keys.push_back({keyId(*k), *k});
+        if (std::find(distinct.begin(), distinct.end(), keys.back().id) == distinct.end())
+            distinct.push_back(keys.back().id);
     }
     if (keys.empty()) return unexpected(makeError(ErrorCode::config, "list.trusted_keys is empty"));
+    if (o.threshold < 1 || static_cast<std::size_t>(o.threshold) > distinct.size()) {
+        return unexpected(makeError(
+            ErrorCode::config, "list.threshold " + std::to_string(o.threshold) +
+                                   " is not between 1 and the " + std::to_string(distinct.size()) +
+                                   " distinct trusted keys"));
+    }
     // One sync at a time per database (the daemon's poll and `sscardd sync` may meet).
     std::filesystem::path lock_path = o.database;
     lock_path += ".sync-lock";
@@ -172,8 +227,9 @@ Expected<SyncResult, Error> syncOnce(const SyncOptions& o) {
     if (!store) return unexpected(store.error());
     auto meta = store->status();
     if (!meta) return unexpected(meta.error());
-    std::int64_t now = o.now ? *o.now : unixSecondsNow();
-    now = std::max(now, meta->feed_time);  // never before the newest verified feed time
+    const std::int64_t clock = o.now ? *o.now : unixSecondsNow();
+    // Never before the newest verified feed time (for expiry checks and what is recorded).
+    std::int64_t now = std::max(clock, meta->feed_time);
 
     SyncResult res;
     res.previous_version = res.version = meta->version;
@@ -187,15 +243,24 @@ Expected<SyncResult, Error> syncOnce(const SyncOptions& o) {
     if (!g) return unexpected(g.error());
     res.downloaded_bytes += top.received;
     if (top.status == 304) {
-        auto t = store->touch(now, meta->etag);
-        if (!t) return unexpected(t.error());
+        // Nothing verified arrived: the list's age and expiry stay as they were.
         res.outcome = SyncOutcome::not_modified;
         return res;
     }
     auto tv = verifyDocument(top.memory, keys, "timestamp");
     if (!tv) return unexpected(tv.error());
+    if (auto t = checkThreshold(*tv, o.threshold, "timestamp"); !t) return unexpected(t.error());
     auto tf = parseTopFile(tv->signed_part);
     if (!tf) return unexpected(tf.error());
+    // Against the terminal's own clock, not the feed-time floor: a top file from the future would
+    // otherwise move that floor ahead and age every entry and the list with it.
+    if (tf->issued > clock + o.max_clock_skew_s) {
+        return unexpected(
+            rejected("clock skew: the top file was issued at " + formatTimestamp(tf->issued) +
+                     ", later than this terminal's clock (" + formatTimestamp(clock) +
+                     ") plus the " + std::to_string(o.max_clock_skew_s) +
+                     " s allowed ([list] max_clock_skew); check the terminal's clock"));
+    }
     if (tf->version < meta->version) {
         return unexpected(rejected("rollback: feed version " + std::to_string(tf->version) +
                                    " is below the stored version " +
@@ -207,7 +272,8 @@ Expected<SyncResult, Error> syncOnce(const SyncOptions& o) {
                                    "; the list is not updated and goes stale"));
     }
     if (tf->version == meta->version) {
-        auto t = store->touch(now, top.etag);
+        // A re-signed top file of the same version: its later expiry (and issue time) count.
+        auto t = store->touch(now, top.etag, tf->expires, tf->issued);
         if (!t) return unexpected(t.error());
         res.outcome = SyncOutcome::up_to_date;
         return res;
@@ -226,6 +292,7 @@ Expected<SyncResult, Error> syncOnce(const SyncOptions& o) {
     if (!c) return unexpected(c.error());
     auto mv = verifyDocument(man.memory, keys, "manifest");
     if (!mv) return unexpected(mv.error());
+    if (auto t = checkThreshold(*mv, o.threshold, "manifest"); !t) return unexpected(t.error());
     auto mf = parseManifest(mv->signed_part);
     if (!mf) return unexpected(mf.error());
     if (mf->version != tf->version) {
@@ -258,6 +325,7 @@ Expected<SyncResult, Error> syncOnce(const SyncOptions& o) {
         for (const auto& d : mf->deltas) {
             if (d.from != meta->version) continue;
             auto dl = downloadFile(f, o, d.file, tmp, "delta");
+            if (auto late = f.checkDeadline(); !late) return unexpected(late.error());
             if (dl) {
                 res.downloaded_bytes += *dl;
                 auto a = store->applyDeltaFile(tmp, info);
@@ -278,6 +346,7 @@ Expected<SyncResult, Error> syncOnce(const SyncOptions& o) {
     // 4. the snapshot
     auto dl = downloadFile(f, o, mf->snapshot, tmp, "snapshot");
     if (!dl) return unexpected(dl.error());
+    if (auto late = f.checkDeadline(); !late) return unexpected(late.error());
     res.downloaded_bytes += *dl;
     auto a = store->applySnapshotFile(tmp, info);
     if (!a) return unexpected(a.error());

@@ -17,6 +17,7 @@
 #include <toml++/toml.h>
 
 #include "base/errno_text.hpp"
+#include "base/url.hpp"
 
 namespace sscard {
 
@@ -388,7 +389,8 @@ struct Checker {
         if (!s) return nullptr;
         if (s->empty() || isHttpUrl(*s)) return s;
         fail(n, key,
-             "bad URL " + quote(*s) + ": must be empty or an http:// or https:// URL with a host");
+             "bad URL " + quote(http::redactUrl(*s)) +
+                 ": must be empty or an http:// or https:// URL with a host");
         return nullptr;
     }
 };
@@ -484,6 +486,28 @@ const std::vector<TableDef>& schema() {
                        {"allow", UnreadableNumberPolicy::allow}});
                   if (v) c.config.list.unreadable_number = *v;
               }},
+             {"allow_insecure_http",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto b = c.boolean(n, k)) c.config.list.allow_insecure_http = *b;
+              }},
+             {"threshold",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto v = c.integer(n, k, 1, 16)) c.config.list.threshold = int(*v);
+              }},
+             {"max_clock_skew",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto d = c.duration(n, k)) c.config.list.max_clock_skew = *d;
+              }},
+             {"sync_timeout",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  auto d = c.duration(n, k);
+                  if (!d) return;
+                  if (*d < std::chrono::seconds(10)) {
+                      c.fail(n, k, "must be at least 10s, got " + formatDuration(*d));
+                      return;
+                  }
+                  c.config.list.sync_timeout = *d;
+              }},
          }},
         {"nfc",
          {
@@ -557,6 +581,30 @@ const std::vector<TableDef>& schema() {
              {"outbox",
               [](Checker& c, const toml::node& n, const std::string& k) {
                   if (auto* s = c.path(n, k, false)) c.config.backend.outbox = *s;
+              }},
+             {"allow_insecure_http",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto b = c.boolean(n, k)) c.config.backend.allow_insecure_http = *b;
+              }},
+             {"auth",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  auto v = c.choice<BackendAuth>(n, k,
+                                                 {{"none", BackendAuth::none},
+                                                  {"client_cert", BackendAuth::client_cert},
+                                                  {"hmac", BackendAuth::hmac}});
+                  if (v) c.config.backend.auth = *v;
+              }},
+             {"client_cert",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto* s = c.path(n, k, true)) c.config.backend.client_cert = *s;
+              }},
+             {"client_key",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto* s = c.path(n, k, true)) c.config.backend.client_key = *s;
+              }},
+             {"hmac_key_file",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto* s = c.path(n, k, true)) c.config.backend.hmac_key_file = *s;
               }},
          }},
         {"roles",
@@ -746,6 +794,37 @@ void checkCrossKeys(Checker& c) {
                  "must not be empty when list.feed_url is set (the feed's signatures could not "
                  "be checked)");
     }
+    if (http::isPlainHttp(cfg.list.feed_url) && !cfg.list.allow_insecure_http) {
+        c.failAt(lineFor("list.feed_url", "list.feed_url"), "list.feed_url",
+                 "plain http:// lets anyone on the network see and delay the list: use https://, "
+                 "or set list.allow_insecure_http = true (labs and tests only)");
+    }
+    if (http::isPlainHttp(cfg.backend.url) && !cfg.backend.allow_insecure_http) {
+        c.failAt(lineFor("backend.url", "backend.url"), "backend.url",
+                 "plain http:// lets anyone on the network read and forge events: use https://, "
+                 "or set backend.allow_insecure_http = true (labs and tests only)");
+    }
+    if (static_cast<std::size_t>(cfg.list.threshold) >
+        std::max<std::size_t>(cfg.list.trusted_keys.size(), 1)) {
+        c.failAt(lineFor("list.threshold", "list.trusted_keys"), "list.threshold",
+                 "is " + std::to_string(cfg.list.threshold) + " but list.trusted_keys names only " +
+                     std::to_string(cfg.list.trusted_keys.size()) +
+                     " key(s): no feed could ever be accepted");
+    }
+    if (cfg.backend.auth == BackendAuth::client_cert) {
+        if (cfg.backend.client_cert.empty()) {
+            c.failAt(lineFor("backend.client_cert", "backend.auth"), "backend.client_cert",
+                     "must name the PEM client certificate when backend.auth is \"client_cert\"");
+        }
+        if (cfg.backend.client_key.empty()) {
+            c.failAt(lineFor("backend.client_key", "backend.auth"), "backend.client_key",
+                     "must name the PEM private key when backend.auth is \"client_cert\"");
+        }
+    }
+    if (cfg.backend.auth == BackendAuth::hmac && cfg.backend.hmac_key_file.empty()) {
+        c.failAt(lineFor("backend.hmac_key_file", "backend.auth"), "backend.hmac_key_file",
+                 "must name the terminal's key file when backend.auth is \"hmac\"");
+    }
     if (!cfg.backend.url.empty() && cfg.backend.terminal_id.empty()) {
         c.failAt(lineFor("backend.terminal_id", "backend.url"), "backend.terminal_id",
                  "must not be empty when backend.url is set (it goes into every event)");
@@ -836,6 +915,18 @@ Expected<std::string, int> readFile(const std::string& path) {
 }
 
 }  // namespace
+
+std::string_view backendAuthName(BackendAuth a) {
+    switch (a) {
+        case BackendAuth::none:
+            return "none";
+        case BackendAuth::client_cert:
+            return "client_cert";
+        case BackendAuth::hmac:
+            return "hmac";
+    }
+    return "none";
+}
 
 std::string_view stalePolicyName(StalePolicy p) {
     switch (p) {

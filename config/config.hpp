@@ -60,6 +60,13 @@ struct ListConfig {
     std::chrono::milliseconds grace = std::chrono::hours(24);
     StalePolicy stale_policy = StalePolicy::deny;
     UnreadableNumberPolicy unreadable_number = UnreadableNumberPolicy::deny;
+    // Extensions: plain http:// feed_url only with this (labs, tests); how many distinct trusted
+    // keys must sign each feed document; how far ahead of the local clock a top file's issue time
+    // may be; the deadline of one whole sync.
+    bool allow_insecure_http = false;
+    int threshold = 1;
+    std::chrono::milliseconds max_clock_skew = std::chrono::minutes(5);
+    std::chrono::milliseconds sync_timeout = std::chrono::hours(1);
     bool operator==(const ListConfig&) const = default;
 };
 
@@ -78,6 +85,14 @@ struct ApiConfig {
     bool operator==(const ApiConfig&) const = default;
 };
 
+// Extension: how the terminal proves itself to the backend.
+enum class BackendAuth {
+    none,         // nothing beyond TLS of the server
+    client_cert,  // a TLS client certificate (client_cert, client_key)
+    hmac,         // X-Sscard-Signature: t=<unix>,hmac=<hex> over "<t>.<body>" (hmac_key_file)
+};
+std::string_view backendAuthName(BackendAuth a);
+
 struct BackendConfig {
     std::string url;          // empty = keep events queued; else http:// or https://
     std::string terminal_id;  // required when url is set
@@ -85,6 +100,12 @@ struct BackendConfig {
     // Extension: the SQLite file of the outbox (events until the backend takes them) and the audit
     // log; absolute.
     std::string outbox = "/var/lib/sscard/outbox.db";
+    // Extensions: plain http:// url only with this; client authentication (see BackendAuth).
+    bool allow_insecure_http = false;
+    BackendAuth auth = BackendAuth::none;
+    std::string client_cert;    // PEM certificate, absolute path
+    std::string client_key;     // PEM private key, absolute path
+    std::string hmac_key_file;  // the per-terminal key: a file only the service can read
     bool operator==(const BackendConfig&) const = default;
 };
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 
 #include "apdu/ssse/application.hpp"
@@ -20,6 +21,11 @@ blacklist::SyncOptions syncOptions(const Config& config) {
     for (const auto& k : config.list.trusted_keys) o.trusted_keys.emplace_back(k);
     o.database = config.list.database;
     o.ca_file = config.list.ca_file;
+    o.allow_insecure_http = config.list.allow_insecure_http;
+    o.threshold = config.list.threshold;
+    o.max_clock_skew_s =
+        std::chrono::duration_cast<std::chrono::seconds>(config.list.max_clock_skew).count();
+    o.limits.sync_deadline = config.list.sync_timeout;
     return o;
 }
 

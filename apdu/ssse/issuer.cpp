@@ -1,7 +1,5 @@
 #include "apdu/ssse/issuer.hpp"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <string>
 
@@ -10,20 +8,12 @@
 #include "apdu/ssse/authentication.hpp"
 #include "apdu/ssse/exchange.hpp"
 #include "apdu/ssse/pin_outcome.hpp"
+#include "crypto/random.hpp"
 #include "crypto/wipe.hpp"
 
 namespace sscard::ssse {
 
 namespace {
-
-Bytes randomBytes(std::size_t n) {
-    Bytes out(n);
-    if (RAND_bytes(out.data(), static_cast<int>(n)) != 1) {
-        // Freshness of the terminal random is not relied upon by the card; fall back to zeros.
-        std::fill(out.begin(), out.end(), 0);
-    }
-    return out;
-}
 
 Error authRefused(std::uint16_t sw, std::string_view purpose) {
     std::string what = "EXTERNAL AUTHENTICATE with the " + std::string(purpose) + " key";
@@ -53,11 +43,14 @@ Expected<void, Error> authenticatePuk(apdu::Transaction& tx, KeySource& keys,
         return unexpected(
             makeError(ErrorCode::internal, "the key source's cryptogram is not 8 bytes"));
     }
+    // The terminal's random: a failing source stops the flow here, never zeros on the wire.
+    auto terminalRandom = crypto::randomBytes(8);
+    if (!terminalRandom) return unexpected(std::move(terminalRandom).error());
     apdu::CommandApdu cmd{.cla = 0x00,
                           .ins = 0x82,
                           .p1 = 0x00,
                           .p2 = ids.puk,
-                          .data = concat(*cryptogram, randomBytes(8)),
+                          .data = concat(*cryptogram, *terminalRandom),
                           .le = std::nullopt};
     auto r = send(tx, cmd, "EXTERNAL AUTHENTICATE");
     if (!r) return unexpected(std::move(r).error());

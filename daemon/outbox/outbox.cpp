@@ -1,7 +1,6 @@
 #include "daemon/outbox/outbox.hpp"
 
 #include <sqlite3.h>
-#include <systemd/sd-id128.h>
 
 #include <array>
 #include <cstdio>
@@ -9,8 +8,9 @@
 #include <exception>
 #include <stdexcept>
 
-#include "base/errno_text.hpp"
 #include "base/sqlite.hpp"
+#include "crypto/random.hpp"
+#include "crypto/sha256.hpp"
 
 namespace sscard::outbox {
 
@@ -116,18 +116,18 @@ bool isPinLikeKey(std::string_view key) {
 }
 
 Expected<std::string, Error> newUuidV4() {
-    sd_id128_t id;
-    // Version 4, variant 1, from getrandom(); never a fallback to a weaker source.
-    if (int r = sd_id128_randomize(&id); r < 0) {
-        return unexpected(
-            makeError(ErrorCode::internal, "cannot make a random event id: " + errnoText(-r)));
+    // Version 4, variant 1, from the CSPRNG; a failing source fails the event, never a weaker id.
+    auto random = crypto::randomBytes(16);
+    if (!random) {
+        return unexpected(makeError(ErrorCode::internal,
+                                    "cannot make a random event id: " + random.error().message));
     }
-    char text[SD_ID128_UUID_STRING_MAX];
-    try {
-        return std::string(sd_id128_to_uuid_string(id, text));
-    } catch (const std::exception& e) {
-        return unexpected(makeError(ErrorCode::internal, e.what()));
-    }
+    Bytes& b = *random;
+    b[6] = static_cast<std::uint8_t>((b[6] & 0x0F) | 0x40);
+    b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);
+    std::string hex = crypto::toLowerHex(b);
+    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+           hex.substr(16, 4) + "-" + hex.substr(20);
 }
 
 std::string rfc3339(TimePoint t) {

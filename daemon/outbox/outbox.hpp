@@ -85,8 +85,8 @@ inline constexpr std::size_t kMaxEventBytes = 64 * 1024;
 // any key ending in "puk". Keys that merely start with "pin" ("pin_source", "pin_tries") pass.
 bool isPinLikeKey(std::string_view key);
 
-// A random UUID v4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", lower case) from the kernel's
-// random source (sd_id128_randomize); an internal error if that fails.
+// A random UUID v4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", lower case) from crypto::randomBytes;
+// an internal error if the random source fails (then enqueue stores nothing and fails too).
 Expected<std::string, Error> newUuidV4();
 
 // RFC 3339 in UTC with milliseconds: "2026-11-24T13:45:56.123Z".

@@ -5,8 +5,19 @@
 #include <cstdio>
 #include <exception>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <fstream>
+#include <iterator>
+
 #include "base/backoff.hpp"
+#include "base/clock.hpp"
+#include "base/errno_text.hpp"
 #include "base/http_client.hpp"
+#include "crypto/hmac.hpp"
+#include "crypto/sha256.hpp"
+#include "crypto/wipe.hpp"
 
 namespace sscard::outbox {
 
@@ -63,11 +74,57 @@ nlohmann::json timeOrNull(const std::optional<TimePoint>& t) {
 
 }  // namespace
 
-SenderOptions senderOptions(const BackendConfig& backend) {
+Expected<Bytes, Error> readHmacKeyFile(const std::string& path) {
+    auto bad = [&path](const std::string& why) {
+        return unexpected(
+            makeError(ErrorCode::config, "backend.hmac_key_file " + path + ": " + why));
+    };
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return bad(errnoText(errno));
+    if (!S_ISREG(st.st_mode)) return bad("not a regular file");
+    if ((st.st_mode & 077) != 0) {
+        return bad(
+            "readable or writable by group or others; it must be readable by the service only "
+            "(chmod 600)");
+    }
+    if (st.st_size > 4096) return bad("longer than 4 KiB");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return bad("cannot be read");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto first = text.find_first_not_of(" \t\r\n");
+    auto last = text.find_last_not_of(" \t\r\n");
+    std::string hex = first == std::string::npos ? "" : text.substr(first, last - first + 1);
+    crypto::wipe(text);
+    auto key = fromHex(hex);
+    crypto::wipe(hex);
+    if (!key || key->size() < 32 || key->size() > 64) {
+        return bad("must hold 64 to 128 hex digits (a key of 32 to 64 bytes)");
+    }
+    return std::move(*key);
+}
+
+Expected<std::string, Error> signatureHeader(ByteView key, std::int64_t t, std::string_view body) {
+    std::string message = std::to_string(t) + ".";
+    message.append(body);
+    auto mac = crypto::hmacSha256(key, message);
+    if (!mac) return unexpected(mac.error());
+    return "X-Sscard-Signature: t=" + std::to_string(t) + ",hmac=" + crypto::toLowerHex(*mac);
+}
+
+Expected<SenderOptions, Error> senderOptions(const BackendConfig& backend) {
     SenderOptions o;
     o.url = backend.url;
     o.ca_file = backend.ca_file;
-    return o;
+    o.allow_insecure_http = backend.allow_insecure_http;
+    if (backend.auth == BackendAuth::client_cert) {
+        o.client_cert = backend.client_cert;
+        o.client_key = backend.client_key;
+    } else if (backend.auth == BackendAuth::hmac) {
+        auto key = readHmacKeyFile(backend.hmac_key_file);
+        if (!key) return unexpected(key.error());
+        o.hmac_key = std::move(*key);
+    }
+    return o;  // the caller's copy of hmac_key is its to wipe; the Sender wipes its own
 }
 
 AttemptClass classifyStatus(long http_status) {
@@ -114,11 +171,18 @@ Sender::Sender(Outbox& outbox, SenderOptions options)
 
 Sender::~Sender() {
     stop();
+    crypto::wipe(options_.hmac_key);
 }
 
 void Sender::start() {
     if (options_.url.empty()) {
         log(LogLevel::info, "backend.url is empty: events stay queued in the outbox");
+        return;
+    }
+    if (http::isPlainHttp(options_.url) && !options_.allow_insecure_http) {
+        log(LogLevel::error, "backend.url " + http::redactUrl(options_.url) +
+                                 " is plain http and backend.allow_insecure_http is not set: "
+                                 "events stay queued in the outbox");
         return;
     }
     {
@@ -203,10 +267,20 @@ Sender::Attempt Sender::post(http::Client& client, const PendingEvent& e) {
     req.body = e.body;
     req.user_agent = "sscardd/0.1";
     req.ca_file = options_.ca_file;
+    req.client_cert = options_.client_cert;
+    req.client_key = options_.client_key;
     req.connect_timeout = options_.connect_timeout;
     req.total_timeout = options_.total_timeout;
     req.headers = {"Content-Type: application/json", "Accept: application/json",
                    "Idempotency-Key: " + e.event_id, "Expect:"};  // no 100-continue round trip
+    if (!options_.hmac_key.empty()) {
+        auto header = signatureHeader(options_.hmac_key, unixSecondsNow(), e.body);
+        if (!header) {
+            a.error = header.error().message;
+            return a;
+        }
+        req.headers.push_back(std::move(*header));
+    }
     req.cancel = [this] { return stopping_.load(); };
     req.sink = [&answer](std::string_view data) {
         if (answer.size() < kMaxAnswerKept + 1) {

@@ -20,7 +20,12 @@
 //   later, under the same key).
 // - Next-attempt times are wall-clock (they persist across restarts); a time further ahead than the
 //   backoff cap can only come from the clock having gone back, and is pulled in to "now".
-// - An empty url: start() starts nothing; events stay queued until a url is configured.
+// - An empty url: start() starts nothing; events stay queued until a url is configured. A plain
+//   http:// url without allow_insecure_http: start() logs an error and starts nothing either.
+// - Client authentication ([backend] auth): a TLS client certificate (client_cert, client_key), or
+//   `X-Sscard-Signature: t=<unix seconds>,hmac=<hex>` where hmac is HMAC-SHA256 under the
+//   terminal's key of "<t>.<body>" (the exact bytes POSTed). A receiver recomputes it, refuses a
+//   t more than 5 minutes from its own clock, and keeps refusing replays by Idempotency-Key.
 #pragma once
 
 #include <atomic>
@@ -36,6 +41,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/bytes.hpp"
+#include "base/error.hpp"
+#include "base/expected.hpp"
 #include "config/config.hpp"
 #include "daemon/outbox/outbox.hpp"
 
@@ -48,6 +56,10 @@ namespace sscard::outbox {
 struct SenderOptions {
     std::string url;      // empty = do not send
     std::string ca_file;  // empty = the system's CAs
+    bool allow_insecure_http = false;
+    std::string client_cert;  // PEM; with client_key: TLS client authentication
+    std::string client_key;
+    Bytes hmac_key;  // non-empty: every POST carries X-Sscard-Signature
     std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
     std::chrono::milliseconds total_timeout = std::chrono::seconds(15);
     std::chrono::milliseconds backoff_initial = std::chrono::seconds(1);
@@ -58,8 +70,18 @@ struct SenderOptions {
     std::function<void(LogLevel, const std::string&)> log;
 };
 
-// The options for `[backend]` of the configuration (url, ca_file; the rest at their defaults).
-SenderOptions senderOptions(const BackendConfig& backend);
+// The options for `[backend]` of the configuration (url, ca_file, allow_insecure_http, the client
+// authentication with its key file read; the rest at their defaults). config error when the HMAC
+// key file is unusable (see readHmacKeyFile).
+Expected<SenderOptions, Error> senderOptions(const BackendConfig& backend);
+
+// The per-terminal HMAC key: a regular file of at most 4 KiB, not readable or writable by group or
+// others, holding 64 to 128 hex digits (32 to 64 bytes; surrounding whitespace ignored), e.g.
+// `openssl rand -hex 32`. config error otherwise, naming the file, never its content.
+Expected<Bytes, Error> readHmacKeyFile(const std::string& path);
+
+// The X-Sscard-Signature header value for a body sent at Unix time t.
+Expected<std::string, Error> signatureHeader(ByteView key, std::int64_t t, std::string_view body);
 
 // How an answer is treated.
 enum class AttemptClass {

@@ -65,6 +65,20 @@ Expected<std::string, Error> EventRecorder::backendEvent(const std::string& type
     return id;
 }
 
+Expected<std::string, Error> EventRecorder::pinEvent(const std::string& type,
+                                                     const std::string& reader,
+                                                     const ssse::CardInfo& card,
+                                                     nlohmann::json extra,
+                                                     const std::string& auditCode) {
+    auto id = backendEvent(type, reader, card, std::move(extra), auditCode);
+    if (id) return id;
+    Error e = makeError(ErrorCode::internal,
+                        "the card's PIN state changed, but the " + type +
+                            " event could not be stored for the backend: " + id.error().message);
+    e.pin_state = "changed";
+    return unexpected(std::move(e));
+}
+
 void EventRecorder::write(outbox::AuditRecord r, bool toBackend) {
     if (audit_ == nullptr) return;
     writer_.post([this, r = std::move(r), toBackend]() mutable {

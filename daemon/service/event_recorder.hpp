@@ -44,6 +44,14 @@ class EventRecorder {
                                               const ssse::CardInfo& card, nlohmann::json extra,
                                               const std::string& auditCode = "");
 
+    // backendEvent for an event about a PIN the card already holds (pin.changed, pin.reset,
+    // pin.unblocked, card.activated): when it cannot be stored, the call that changed the PIN must
+    // fail rather than answer ok with no event, so the error (internal) says that the card did
+    // change and carries pin_state "changed".
+    Expected<std::string, Error> pinEvent(const std::string& type, const std::string& reader,
+                                          const ssse::CardInfo& card, nlohmann::json extra,
+                                          const std::string& auditCode = "");
+
     // Prunes the audit log on the writer thread (old and surplus rows).
     void pruneAudit();
     // Finishes the queued writes. Idempotent.

@@ -1,11 +1,10 @@
 #include "daemon/service/hsm_reads.hpp"
 
-#include <systemd/sd-id128.h>
-
 #include "apdu/outcome.hpp"
 #include "apdu/ssse/authentication.hpp"
 #include "apdu/ssse/card_keys.hpp"
 #include "apdu/tlv.hpp"
+#include "crypto/random.hpp"
 #include "daemon/card_json.hpp"
 #include "daemon/key_config.hpp"
 #include "daemon/log.hpp"
@@ -43,15 +42,11 @@ std::string algorithmOf(ByteView fci) {
     return "01";
 }
 
+// 128 random bits: a session id no other connection can guess.
 Expected<std::string, Error> newSessionId() {
-    sd_id128_t id;
-    if (int rc = sd_id128_randomize(&id); rc < 0) {
-        return unexpected(makeError(
-            ErrorCode::internal,
-            "no random session id: sd_id128_randomize failed (" + std::to_string(-rc) + ")"));
-    }
-    char text[SD_ID128_STRING_MAX];
-    return std::string(sd_id128_to_string(id, text));
+    auto bytes = crypto::randomBytes(16);
+    if (!bytes) return unexpected(bytes.error());
+    return toHex(*bytes);
 }
 
 Error noSession() {

@@ -61,9 +61,10 @@ Expected<IssuerOutcome, Error> IssuerFlows::run(const IssuerRequest& request, bo
                 return unexpected(done.error());
             }
             IssuerOutcome outcome;
-            if (auto id = events_.backendEvent(reset ? "pin.reset" : "pin.unblocked",
-                                               card.readerName(), *info, nullptr))
-                outcome.eventId = *id;
+            auto id = events_.pinEvent(reset ? "pin.reset" : "pin.unblocked", card.readerName(),
+                                       *info, nullptr);
+            if (!id) return unexpected(std::move(id).error());
+            outcome.eventId = *id;
             logInfo(std::string(reset ? "PIN reset" : "PIN unblocked") + " on card " +
                     maskCardNumber(info->card_number.value_or("")) + " in " + card.readerName());
             return outcome;

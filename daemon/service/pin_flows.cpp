@@ -102,8 +102,9 @@ Expected<ChangeOutcome, Error> PinFlows::change(const ChangeRequest& request) {
             if (!changed) return unexpected(changed.error());
             ChangeOutcome outcome;
             outcome.pinpad = pad.has_value();
-            if (auto id = events_.backendEvent("pin.changed", card.readerName(), *info, nullptr))
-                outcome.eventId = *id;
+            auto id = events_.pinEvent("pin.changed", card.readerName(), *info, nullptr);
+            if (!id) return unexpected(std::move(id).error());
+            outcome.eventId = *id;
             logInfo("PIN changed on card " + maskCardNumber(info->card_number.value_or("")) +
                     " in " + card.readerName());
             return outcome;

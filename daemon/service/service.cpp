@@ -262,11 +262,21 @@ int Service::run() {
                 " (pin.reset and pin.unblock for admins)");
     }
     if (!config_.backend.url.empty()) {
-        auto options = outbox::senderOptions(config_.backend);
+        auto configured = outbox::senderOptions(config_.backend);
+        if (!configured) {
+            logError(errorText(configured.error()));
+            return exitStatus(configured.error().code);
+        }
+        outbox::SenderOptions options = std::move(*configured);
+        if (config_.backend.auth == BackendAuth::none) {
+            logWarn(
+                "backend.auth is \"none\": the backend cannot tell this terminal's events "
+                "from forged ones");
+        }
         options.log = [](LogLevel level, const std::string& m) {
             logMessage(level, "backend: " + m);
         };
-        sender_ = std::make_unique<outbox::Sender>(*outbox_, options);
+        sender_ = std::make_unique<outbox::Sender>(*outbox_, std::move(options));
         sender_->start();
     }
     status_ =

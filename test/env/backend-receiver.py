@@ -19,11 +19,19 @@ client that saw a 2xx finds its request in the log):
   --delay S          wait S seconds before each answer (timeouts)
   --ready-file FILE  written with the port once listening
   --tls-cert/--tls-key PEM files: serve HTTPS
+  --client-ca PEM    (with TLS) require a client certificate issued by this CA; the record gets
+                     "client": the certificate's common name
+  --hmac-key-file F  require X-Sscard-Signature: t=<unix>,hmac=<hex HMAC-SHA256 of "<t>.<body>">
+                     under the hex key in F, t within 300 s of this clock; anything else is
+                     answered 401 and recorded with "signature": "missing" / "bad" / "stale"
+                     (else "valid")
 
 Python standard library only. Stops on SIGTERM or SIGINT.
 """
 
 import argparse
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -48,6 +56,8 @@ def main():
     p.add_argument("--ready-file", default=None)
     p.add_argument("--tls-cert", default=None)
     p.add_argument("--tls-key", default=None)
+    p.add_argument("--client-ca", default=None)
+    p.add_argument("--hmac-key-file", default=None)
     args = p.parse_args()
 
     stop = threading.Event()
@@ -60,6 +70,26 @@ def main():
 
     if args.start_late > 0 and stop.wait(args.start_late):
         return 0
+
+    hmac_key = None
+    if args.hmac_key_file:
+        with open(args.hmac_key_file, encoding="ascii") as f:
+            hmac_key = bytes.fromhex(f.read().strip())
+
+    def check_signature(header, raw):
+        if not header:
+            return "missing"
+        fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+        try:
+            t = int(fields.get("t", ""))
+        except ValueError:
+            return "bad"
+        want = hmac.new(hmac_key, str(t).encode() + b"." + raw, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(want, fields.get("hmac", "")):
+            return "bad"
+        if abs(time.time() - t) > 300:
+            return "stale"
+        return "valid"
 
     lock = threading.Lock()
     state = {"n": 0}
@@ -84,6 +114,18 @@ def main():
                 state["n"] += 1
                 n = state["n"]
                 status = args.fail_status if n <= args.fail_first else args.status
+                signature = None
+                if hmac_key is not None:
+                    signature = check_signature(self.headers.get("X-Sscard-Signature"), raw)
+                    if signature != "valid":
+                        status = 401
+                client = None
+                if args.client_ca:
+                    peer = self.connection.getpeercert() or {}
+                    for rdn in peer.get("subject", ()):
+                        for name, value in rdn:
+                            if name == "commonName":
+                                client = value
                 rec = {
                     "n": n,
                     "key": self.headers.get("Idempotency-Key"),
@@ -93,6 +135,10 @@ def main():
                     "body": body,
                     "at": time.time(),
                 }
+                if signature is not None:
+                    rec["signature"] = signature
+                if client is not None:
+                    rec["client"] = client
                 log.write(json.dumps(rec, ensure_ascii=False) + "\n")
                 log.flush()
             if args.delay > 0:
@@ -114,6 +160,9 @@ def main():
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.client_ca)
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
     port = server.server_address[1]
     if args.ready_file:

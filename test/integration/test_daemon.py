@@ -52,6 +52,11 @@ def ensure_user(name, group=None):
         run("usermod", "-a", "-G", group, name)
 
 
+# Credentials in the feed URL (nginx ignores them): they must never be shown.
+FEED_SECRET = "s3cr3t-feed-pass"
+FEED_USERINFO = f"feed-user:{FEED_SECRET}@"
+
+
 def csv_row(ef05, state, card_id=True, expires=""):
     return ",".join([ef05["card_id"][:6], ef05["card_number"], ef05["card_id"] if card_id else "",
                      state, "2026-01-01T00:00:00+08:00", expires, ""])
@@ -82,7 +87,7 @@ class DaemonTest(CardTestCase):
         with open(cls.config, "w") as f:
             f.write(f"""
 [list]
-feed_url = "https://127.0.0.1:{PORT}/"
+feed_url = "https://{FEED_USERINFO}127.0.0.1:{PORT}/"
 trusted_keys = ["{t}/keys/feed.pub"]
 ca_file = "{t}/nginx/ca.pem"
 database = "{t}/list.db"
@@ -258,6 +263,29 @@ admin = ["sscard-admin"]
             for _ in range(3):
                 big.call("status", timeout=5)
         self.assertIn("result", self.client().call("status"))
+
+    def test_zy_feed_credentials_never_shown(self):
+        # A failing sync puts the feed URL into an error: in list.sync's answer, status and the log
+        # it must appear as ***@, never with the user and password.
+        top = f"{self.feed}/timestamp.json"
+        os.rename(top, top + ".away")
+        try:
+            answer = self.client().call("list.sync", timeout=60)
+            status = self.client().call("status")["result"]
+            cli = subprocess.run([SSCARDD, "status", "--config", self.config, "--json"],
+                                 capture_output=True, text=True, timeout=30)
+            human = subprocess.run([SSCARDD, "status", "--config", self.config],
+                                   capture_output=True, text=True, timeout=30)
+        finally:
+            os.rename(top + ".away", top)
+        shown = json.dumps(answer) + json.dumps(status) + cli.stdout + cli.stderr + human.stdout
+        self.assertIn("error", answer, answer)
+        self.assertIn("***@127.0.0.1", json.dumps(answer))
+        self.assertIn("***@127.0.0.1", json.dumps(status["list"]["last_sync_error"]))
+        with open(f"{self.tmp}/sscardd.log", encoding="utf-8", errors="replace") as f:
+            shown += f.read()
+        self.assertNotIn(FEED_SECRET, shown)
+        self.assertNotIn("feed-user", shown)
 
     def test_zz_no_personal_data_in_logs_and_sigterm_exits_zero(self):
         # Other tests read holder data (SSN, name); none of it may reach the daemon's log.

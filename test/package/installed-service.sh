@@ -184,6 +184,7 @@ in_ct sh -ec '
         >/srv/list.csv
     sscard-feed publish --key /srv/feed-keys/feed.key --input /srv/list.csv --out /srv/feed >/dev/null
     sed -i -e "s|^feed_url = \"\"|feed_url = \"http://127.0.0.1:8080/\"|" \
+        -e "0,/^allow_insecure_http = false/s//allow_insecure_http = true/" \
         -e "s|^trusted_keys = \[\]|trusted_keys = [\"/srv/feed-keys/feed.pub\"]|" /etc/sscard/sscardd.toml
     printf "\n# local change kept across upgrades\n" >>/etc/sscard/sscardd.toml'
 in_ct systemd-run --quiet --unit=sscard-feed-http /usr/bin/python3 -m http.server --bind 127.0.0.1 \

@@ -137,3 +137,20 @@ TEST_CASE("http client: only http and https") {
     http::Result r = client.perform(req);
     CHECK_FALSE(r.ok());
 }
+
+TEST_CASE("redactUrl: user and password never leave; other URLs unchanged") {
+    CHECK(http::redactUrl("https://user:s3cret@feed.example/feed/") ==
+          "https://***@feed.example/feed/");
+    CHECK(http::redactUrl("http://tok@127.0.0.1:8080/x?a=b@c") ==
+          "http://***@127.0.0.1:8080/x?a=b@c");
+    CHECK(http::redactUrl("https://u:p@ss@host/") == "https://***@host/");
+    CHECK(http::redactUrl("https://feed.example/a@b") == "https://feed.example/a@b");
+    CHECK(http::redactUrl("https://feed.example") == "https://feed.example");
+}
+
+TEST_CASE("isPlainHttp") {
+    CHECK(http::isPlainHttp("http://x/"));
+    CHECK(http::isPlainHttp("HTTP://x/"));
+    CHECK_FALSE(http::isPlainHttp("https://x/"));
+    CHECK_FALSE(http::isPlainHttp(""));
+}

@@ -90,6 +90,9 @@ ca_file = "/etc/sscard/ca.pem"
 poll_interval = "30s"
 grace = "1h30m"
 stale_policy = "allow"
+threshold = 2
+max_clock_skew = "1m"
+sync_timeout = "20m"
 
 [nfc]
 devices = ["pn532_uart:/dev/ttyS0", "pn532_uart:/dev/ttyUSB0:115200"]
@@ -104,6 +107,10 @@ socket = "/run/sscard/other.sock"
 url = "http://127.0.0.1:8080/events"
 terminal_id = "POS-0042"
 ca_file = "/etc/sscard/backend-ca.pem"
+allow_insecure_http = true
+auth = "client_cert"
+client_cert = "/etc/sscard/terminal.crt"
+client_key = "/etc/sscard/terminal.key"
 
 [roles]
 kiosk = ["kiosk", "pos"]
@@ -129,6 +136,14 @@ apdu_trace = true
     CHECK(c.backend.url == "http://127.0.0.1:8080/events");
     CHECK(c.backend.terminal_id == "POS-0042");
     CHECK(c.backend.ca_file == "/etc/sscard/backend-ca.pem");
+    CHECK(c.backend.allow_insecure_http);
+    CHECK(c.backend.auth == BackendAuth::client_cert);
+    CHECK(c.backend.client_cert == "/etc/sscard/terminal.crt");
+    CHECK(c.backend.client_key == "/etc/sscard/terminal.key");
+    CHECK(c.list.threshold == 2);
+    CHECK(c.list.max_clock_skew == 60s);
+    CHECK(c.list.sync_timeout == 20min);
+    CHECK_FALSE(c.list.allow_insecure_http);
     CHECK(c.roles.kiosk == std::vector<std::string>{"kiosk", "pos"});
     CHECK(c.roles.admin.empty());
     CHECK(c.roles.personal_data == std::vector<std::string>{"pos"});
@@ -349,6 +364,59 @@ TEST_CASE("nfc.devices are libnfc connection strings") {
     CHECK(e.line == 4);
     CHECK(e.key == "nfc.devices[1]");
     CHECK(e.message == R"("pn532_uart:/dev/ttyS0" is listed twice (also on line 3))");
+}
+
+TEST_CASE("plain http needs an explicit allow_insecure_http, per table") {
+    auto e =
+        errorOf("[list]\ntrusted_keys = [\"/k.pub\"]\nfeed_url = \"http://lists.example/feed/\"\n");
+    CHECK(e.line == 3);
+    CHECK(e.key == "list.feed_url");
+    CHECK(e.message.find("list.allow_insecure_http = true") != std::string::npos);
+    Config c = parsed(
+        "[list]\ntrusted_keys = [\"/k.pub\"]\nfeed_url = \"HTTP://lists.example/feed/\"\n"
+        "allow_insecure_http = true\n");
+    CHECK(c.list.allow_insecure_http);
+
+    e = errorOf(
+        "[backend]\nterminal_id = \"T\"\nurl = \"http://b.example/e\"\n"
+        "[list]\nallow_insecure_http = true\n");
+    CHECK(e.line == 3);
+    CHECK(e.key == "backend.url");
+    CHECK(e.message.find("backend.allow_insecure_http = true") != std::string::npos);
+    c = parsed(
+        "[backend]\nterminal_id = \"T\"\nurl = \"http://b.example/e\"\n"
+        "allow_insecure_http = true\n");
+    CHECK(c.backend.url == "http://b.example/e");
+}
+
+TEST_CASE("credentials in a bad URL are not repeated in the error") {
+    auto e = errorOf("[list]\nfeed_url = \"ftp://user:hunter2@lists.example/\"\n");
+    CHECK(e.key == "list.feed_url");
+    CHECK(e.toString().find("hunter2") == std::string::npos);
+    CHECK(e.toString().find("ftp://***@lists.example/") != std::string::npos);
+}
+
+TEST_CASE("threshold and backend authentication need their companions") {
+    auto e = errorOf("[list]\ntrusted_keys = [\"/a.pub\"]\nthreshold = 2\n");
+    CHECK(e.line == 3);
+    CHECK(e.key == "list.threshold");
+    e = errorOf("[list]\nthreshold = 0\n");
+    CHECK(e.key == "list.threshold");
+    e = errorOf("[list]\nsync_timeout = \"1s\"\n");
+    CHECK(e.key == "list.sync_timeout");
+
+    e = errorOf("[backend]\nauth = \"client_cert\"\nclient_cert = \"/c.pem\"\n");
+    CHECK(e.key == "backend.client_key");
+    e = errorOf("[backend]\nauth = \"client_cert\"\nclient_key = \"/k.pem\"\n");
+    CHECK(e.key == "backend.client_cert");
+    e = errorOf("[backend]\nauth = \"hmac\"\n");
+    CHECK(e.line == 2);
+    CHECK(e.key == "backend.hmac_key_file");
+    e = errorOf("[backend]\nauth = \"password\"\n");
+    CHECK(e.key == "backend.auth");
+    Config c = parsed("[backend]\nauth = \"hmac\"\nhmac_key_file = \"/etc/sscard/backend.key\"\n");
+    CHECK(c.backend.auth == BackendAuth::hmac);
+    CHECK(c.backend.hmac_key_file == "/etc/sscard/backend.key");
 }
 
 TEST_CASE("keys that need each other") {

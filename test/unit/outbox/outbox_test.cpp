@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crypto/random.hpp"
 #include "daemon/outbox/outbox.hpp"
 #include "test/unit/outbox/helpers.hpp"
 
@@ -80,6 +81,22 @@ TEST_CASE("UUID v4 event ids: format, version and variant, no repeats") {
         seen.insert(id);
     }
     CHECK(seen.size() == 2000);
+}
+
+TEST_CASE("a failing random source: no event id, and enqueue stores nothing") {
+    TempDir dir;
+    auto o = openOutbox(dir.db());
+    crypto::setRandomSourceForTesting([](std::uint8_t*, std::size_t) { return false; });
+    auto id = newUuidV4();
+    auto stored = o->enqueue("card.activated", CardRef{}, nullptr);
+    crypto::setRandomSourceForTesting({});
+    REQUIRE_FALSE(id);
+    CHECK(id.error().code == ErrorCode::internal);
+    REQUIRE_FALSE(stored);
+    CHECK(stored.error().message.find("random") != std::string::npos);
+    auto n = o->count();
+    REQUIRE(n);
+    CHECK(*n == 0);
 }
 
 TEST_CASE("RFC 3339 UTC with milliseconds") {

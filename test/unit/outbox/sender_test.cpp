@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -62,6 +64,8 @@ class Receiver {
         int retry_after_s = -1;  // < 0: no Retry-After header
         double delay_s = 0;
         std::string tls_cert, tls_key;
+        std::string client_ca;      // require a client certificate from this CA
+        std::string hmac_key_file;  // require X-Sscard-Signature under this key
     };
 
     Receiver(const std::filesystem::path& dir, Options o) : dir_(dir) {
@@ -90,6 +94,10 @@ class Receiver {
         }
         if (!o.tls_cert.empty()) {
             args.insert(args.end(), {"--tls-cert", o.tls_cert, "--tls-key", o.tls_key});
+        }
+        if (!o.client_ca.empty()) args.insert(args.end(), {"--client-ca", o.client_ca});
+        if (!o.hmac_key_file.empty()) {
+            args.insert(args.end(), {"--hmac-key-file", o.hmac_key_file});
         }
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
@@ -148,6 +156,7 @@ struct Logs {
 SenderOptions testOptions(const std::string& url, Logs& logs) {
     SenderOptions o;
     o.url = url;
+    o.allow_insecure_http = true;  // the plain receiver on loopback
     o.connect_timeout = 2s;
     o.total_timeout = 5s;
     o.backoff_initial = 50ms;
@@ -500,13 +509,15 @@ TEST_CASE("a timeout is a failed attempt, retried") {
     s.stop();
 }
 
-TEST_CASE("HTTPS: verified against ca_file, an unknown CA is a failure, not a bypass") {
-    TempDir dir;
+namespace {
+
+// A test CA (ca.pem) with a server certificate for 127.0.0.1 (server.pem/.key) and a client
+// certificate "terminal T1" (client.pem/.key), all in d (openssl CLI).
+void makeTestPki(const std::string& d) {
     auto run = [&](const std::string& cmd) {
         std::string full = cmd + " >/dev/null 2>&1";
         REQUIRE(std::system(full.c_str()) == 0);
     };
-    std::string d = dir.path.string();
     run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
         "-subj '/CN=sscard outbox test CA' -keyout " +
         d + "/ca.key -out " + d +
@@ -516,12 +527,31 @@ TEST_CASE("HTTPS: verified against ca_file, an unknown CA is a failure, not a by
         "-keyout " +
         d + "/server.key -out " + d + "/server.csr");
     {
-        std::ofstream(dir.path / "server.ext")
+        std::ofstream(d + "/server.ext")
             << "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
                "extendedKeyUsage=serverAuth\n";
     }
     run("openssl x509 -req -in " + d + "/server.csr -CA " + d + "/ca.pem -CAkey " + d +
         "/ca.key -CAcreateserial -days 2 -extfile " + d + "/server.ext -out " + d + "/server.pem");
+    run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj '/CN=terminal T1' "
+        "-keyout " +
+        d + "/client.key -out " + d + "/client.csr");
+    std::ofstream(d + "/client.ext") << "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n";
+    run("openssl x509 -req -in " + d + "/client.csr -CA " + d + "/ca.pem -CAkey " + d +
+        "/ca.key -CAcreateserial -days 2 -extfile " + d + "/client.ext -out " + d + "/client.pem");
+}
+
+void writeKeyFile(const std::filesystem::path& p, const std::string& text, mode_t mode) {
+    std::ofstream(p, std::ios::trunc) << text;
+    REQUIRE(::chmod(p.c_str(), mode) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("HTTPS: verified against ca_file, an unknown CA is a failure, not a bypass") {
+    TempDir dir;
+    std::string d = dir.path.string();
+    makeTestPki(d);
 
     Receiver::Options ro;
     ro.tls_cert = d + "/server.pem";
@@ -570,11 +600,145 @@ TEST_CASE("Retry-After (seconds) is honoured, up to the backoff cap") {
     CHECK(recs[1]["at"].get<double>() - recs[0]["at"].get<double>() >= 0.9);
 }
 
+TEST_CASE("client certificate: a backend that requires one gets the terminal's, none without it") {
+    TempDir dir;
+    std::string d = dir.path.string();
+    makeTestPki(d);
+    Receiver::Options ro;
+    ro.tls_cert = d + "/server.pem";
+    ro.tls_key = d + "/server.key";
+    ro.client_ca = d + "/ca.pem";
+    Receiver rx(dir.path, ro);
+    auto ob = openOutbox(dir.db());
+    auto ids = enqueueN(*ob, 2);
+    Logs logs;
+    {
+        auto o = testOptions(rx.url("https"), logs);
+        o.ca_file = d + "/ca.pem";
+        Sender s(*ob, o);  // no client certificate: the handshake fails
+        s.start();
+        REQUIRE(waitFor([&] { return s.status().failed_attempts >= 2; }, 10s));
+        CHECK(*ob->count() == 2);
+        CHECK(rx.records().empty());
+    }
+    BackendConfig b;
+    b.url = rx.url("https");
+    b.ca_file = d + "/ca.pem";
+    b.auth = BackendAuth::client_cert;
+    b.client_cert = d + "/client.pem";
+    b.client_key = d + "/client.key";
+    auto configured = senderOptions(b);
+    REQUIRE(configured);
+    auto o = testOptions(rx.url("https"), logs);
+    o.ca_file = configured->ca_file;
+    o.client_cert = configured->client_cert;
+    o.client_key = configured->client_key;
+    Sender s(*ob, o);
+    s.start();
+    REQUIRE(waitFor([&] { return drained(*ob); }, 10s));
+    auto recs = rx.records();
+    CHECK(deliveredOrder(recs) == ids);
+    for (const auto& r : recs) CHECK(r["client"] == "terminal T1");
+}
+
+TEST_CASE("HMAC: every POST is signed over time and body; a wrong key is refused and kept") {
+    TempDir dir;
+    std::string key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    writeKeyFile(dir.path / "backend.key", key + "\n", 0600);
+    writeKeyFile(dir.path / "wrong.key", std::string(64, 'a'), 0600);
+    Receiver::Options ro;
+    ro.hmac_key_file = (dir.path / "backend.key").string();
+    Receiver rx(dir.path, ro);
+    auto ob = openOutbox(dir.db());
+    Logs logs;
+    {
+        BackendConfig b;
+        b.auth = BackendAuth::hmac;
+        b.hmac_key_file = (dir.path / "wrong.key").string();
+        auto configured = senderOptions(b);
+        REQUIRE(configured);
+        auto o = testOptions(rx.url(), logs);
+        o.hmac_key = configured->hmac_key;
+        Sender s(*ob, o);
+        s.start();
+        enqueueN(*ob, 1);
+        REQUIRE(waitFor([&] { return !rx.records().empty(); }, 10s));
+        s.stop();
+        CHECK(*ob->count() == 1);  // refused, not dropped
+        CHECK(rx.records().front()["status"] == 401);
+        CHECK(rx.records().front()["signature"] == "bad");
+    }
+    BackendConfig b;
+    b.auth = BackendAuth::hmac;
+    b.hmac_key_file = (dir.path / "backend.key").string();
+    auto configured = senderOptions(b);
+    REQUIRE(configured);
+    auto o = testOptions(rx.url(), logs);
+    o.hmac_key = configured->hmac_key;
+    Sender s(*ob, o);
+    s.start();
+    enqueueN(*ob, 2);
+    REQUIRE(waitFor([&] { return drained(*ob); }, 10s));
+    auto recs = rx.records();
+    int valid = 0;
+    for (const auto& r : recs) valid += r.value("signature", "") == "valid" ? 1 : 0;
+    CHECK(valid == 3);  // the refused event again, and the two new ones
+
+    // The header itself: t, and the hex HMAC of "<t>.<body>".
+    auto header = signatureHeader(configured->hmac_key, 1700000000, "{}");
+    REQUIRE(header);
+    CHECK(header->rfind("X-Sscard-Signature: t=1700000000,hmac=", 0) == 0);
+    CHECK(header->size() == std::string("X-Sscard-Signature: t=1700000000,hmac=").size() + 64);
+}
+
+TEST_CASE("HMAC key file: readable by the service only, hex of 32 to 64 bytes") {
+    TempDir dir;
+    auto p = dir.path / "k";
+    std::string good(64, 'b');
+    writeKeyFile(p, good, 0644);
+    auto open = readHmacKeyFile(p.string());
+    REQUIRE_FALSE(open);
+    CHECK(open.error().code == ErrorCode::config);
+    CHECK(open.error().message.find("chmod 600") != std::string::npos);
+    writeKeyFile(p, "not hex at all, but long enough to be a key of sorts ......", 0600);
+    auto bad = readHmacKeyFile(p.string());
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message.find("not hex") == std::string::npos);  // the content is not shown
+    writeKeyFile(p, std::string(62, 'c'), 0600);
+    CHECK_FALSE(readHmacKeyFile(p.string()));
+    writeKeyFile(p, "  " + good + "\n", 0600);
+    auto ok = readHmacKeyFile(p.string());
+    REQUIRE(ok);
+    CHECK(ok->size() == 32);
+    CHECK_FALSE(readHmacKeyFile((dir.path / "missing").string()));
+}
+
+TEST_CASE("plain http without allow_insecure_http: nothing is sent") {
+    TempDir dir;
+    Receiver rx(dir.path, {});
+    auto ob = openOutbox(dir.db());
+    Logs logs;
+    auto o = testOptions(rx.url(), logs);
+    o.allow_insecure_http = false;
+    Sender s(*ob, o);
+    s.start();
+    enqueueN(*ob, 1);
+    CHECK_FALSE(s.status().running);
+    CHECK(logs.contains(LogLevel::error, "allow_insecure_http"));
+    std::this_thread::sleep_for(300ms);
+    CHECK(rx.records().empty());
+    CHECK(*ob->count() == 1);
+}
+
 TEST_CASE("sender options from the configuration") {
     BackendConfig b;
     b.url = "https://backend.example/events";
     b.ca_file = "/etc/sscard/backend-ca.pem";
-    SenderOptions o = senderOptions(b);
+    auto configured = senderOptions(b);
+    REQUIRE(configured);
+    SenderOptions o = *configured;
+    CHECK(o.client_cert.empty());
+    CHECK(o.hmac_key.empty());
     CHECK(o.url == b.url);
     CHECK(o.ca_file == b.ca_file);
     CHECK(o.connect_timeout == 5s);

@@ -3,6 +3,7 @@
 // policy before any PIN command, pin_state, and resume after an "unknown" outcome.
 #include <doctest/doctest.h>
 
+#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -42,7 +43,7 @@ struct Bench {
     std::unique_ptr<PinFlows> flows;
 
     // With no list file, stale_policy "allow" lets every card through; "deny" refuses all.
-    explicit Bench(StalePolicy policy = StalePolicy::allow) {
+    explicit Bench(StalePolicy policy = StalePolicy::allow, int busyTimeoutMs = 5000) {
         std::string tmpl =
             (std::filesystem::temp_directory_path() / "sscard-flows-XXXXXX").string();
         REQUIRE(mkdtemp(tmpl.data()) != nullptr);
@@ -52,7 +53,7 @@ struct Bench {
         readers.add(std::make_unique<FakeReaderProvider>(card));
         desk = std::make_unique<CardDesk>(std::move(readers), CardDeskOptions{});
         list = std::make_unique<ListAccess>(dir / "list.db");
-        auto b = outbox::Outbox::open(dir / "outbox.db", {"T1"});
+        auto b = outbox::Outbox::open(dir / "outbox.db", {"T1", busyTimeoutMs});
         REQUIRE(b.has_value());
         box = std::move(*b);
         auto a = outbox::AuditLog::open(dir / "outbox.db", {});
@@ -166,6 +167,27 @@ TEST_CASE("change: success stores one pin.changed event and says changed") {
     CHECK_FALSE(result->eventId.empty());
     CHECK(bench.card->pin == "240817");
     CHECK(bench.queued() == 1);
+}
+
+TEST_CASE("change: an event that cannot be stored fails the call, saying the PIN changed") {
+    Bench bench(StalePolicy::allow, 100);
+    // Another connection holds the outbox's write lock: the INSERT of pin.changed fails.
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open((bench.dir / "outbox.db").c_str(), &other) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    ChangeRequest r;
+    r.oldPin = pin("123456");
+    r.newPin = pin("240817");
+    auto result = bench.flows->change(r);
+    sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(other);
+    REQUIRE_FALSE(result.has_value());
+    CHECK(result.error().code == ErrorCode::internal);
+    CHECK(result.error().pin_state == "changed");
+    CHECK(result.error().message.find("pin.changed event could not be stored") !=
+          std::string::npos);
+    CHECK(bench.card->pin == "240817");  // the card did change
+    CHECK(bench.queued() == 0);
 }
 
 TEST_CASE("activate: old_card naming this very card is a usage error, nothing sent to the PIN") {

@@ -9,6 +9,7 @@
 #include "apdu/ssse/pin_commands.hpp"
 #include "apdu/ssse/psam.hpp"
 #include "apdu/ssse/software_keys.hpp"
+#include "crypto/random.hpp"
 #include "test/unit/ssse/pin_fakes.hpp"
 
 using namespace sscard;
@@ -44,6 +45,23 @@ TEST_CASE("resetPin and unblockPin with the software key source: the simulator's
         CHECK(u.error().message.find("6988") != std::string::npos);
         CHECK(toHex(card.sent[7]) == c.unblockCommand);
     }
+}
+
+TEST_CASE("resetPin: a failing random source stops before EXTERNAL AUTHENTICATE, never zeros") {
+    auto keys = SoftwareKeySource::fromText(std::string("puk sm4 3 ") + kSm4Master, enabled());
+    REQUIRE(keys);
+    auto ctx = cardKeyContext(CardCipher::sm4, kSm4CardId, hex(kSm4Atr));
+    REQUIRE(ctx);
+    FakeCard card(hex(kSm4Atr), scripted({hex("11111111111111119000"), hex("9000")}));
+    auto tx = begin(card);
+    crypto::setRandomSourceForTesting([](std::uint8_t*, std::size_t) { return false; });
+    auto r = resetPin(tx, pin("246813"), **keys, *ctx);
+    crypto::setRandomSourceForTesting({});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::internal);
+    CHECK(r.error().message.find("random") != std::string::npos);
+    REQUIRE(card.sent.size() == 1);  // GET CHALLENGE only
+    CHECK(toHex(card.sent[0]) == "0084000008");
 }
 
 TEST_CASE("resetPin: refusals are named") {
