@@ -380,7 +380,8 @@ TEST_CASE("resume: only with the old_card the unknown activation had, which the 
     CHECK(body["resumed"] == true);
 }
 
-TEST_CASE("unknown activations: kept for the keep period, then no longer found, and forget drops one") {
+TEST_CASE(
+    "unknown activations: kept for the keep period, then no longer found, and forget drops one") {
     Bench bench;
     auto store = outbox::UnknownActivations::open(bench.dir / "unknown.db", std::chrono::hours(1));
     REQUIRE(store.has_value());
