@@ -54,8 +54,26 @@ std::string formatCommandForTrace(ByteView command) {
     return out;
 }
 
-std::string formatResponseForTrace(ByteView response) {
-    return toHex(response, " ");
+bool answerCarriesHolderData(ByteView command) {
+    if (command.size() < 2) return false;
+    switch (command[1]) {
+        case 0xB0:  // READ BINARY
+        case 0xB1:
+        case 0xB2:  // READ RECORD: EF05 (card number), EF06 (SSN, name, ...)
+        case 0xB3:
+        case 0xC0:  // GET RESPONSE: the rest of any of these under T=0
+        case 0xCA:  // GET DATA
+        case 0xCB:
+            return true;
+        default:
+            return false;
+    }
+}
+
+std::string formatResponseForTrace(ByteView command, ByteView response) {
+    if (response.size() <= 2 || !answerCarriesHolderData(command)) return toHex(response, " ");
+    return "[" + std::to_string(response.size() - 2) + " bytes masked] " +
+           toHex(response.subspan(response.size() - 2), " ");
 }
 
 }  // namespace sscard::apdu

@@ -78,7 +78,7 @@ Expected<ResponseApdu, TransportError> Transaction::exchange(ByteView command) {
     auto raw = conn.transmitRaw(command);
     if (!raw) return unexpected(std::move(raw).error());
     ++conn.apduCount_;
-    if (conn.tracer_) conn.tracer_("< " + formatResponseForTrace(*raw));
+    if (conn.tracer_) conn.tracer_("< " + formatResponseForTrace(command, *raw));
     auto response = ResponseApdu::parse(*raw);
     if (!response) {
         return unexpected(TransportError{

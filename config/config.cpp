@@ -563,6 +563,11 @@ const std::vector<TableDef>& schema() {
                   }
                   c.config.api.socket = *s;
               }},
+             {"max_clients_per_user",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto v = c.integer(n, k, 1, 256))
+                      c.config.api.max_clients_per_user = static_cast<int>(*v);
+              }},
          }},
         {"backend",
          {
@@ -605,6 +610,10 @@ const std::vector<TableDef>& schema() {
              {"hmac_key_file",
               [](Checker& c, const toml::node& n, const std::string& k) {
                   if (auto* s = c.path(n, k, true)) c.config.backend.hmac_key_file = *s;
+              }},
+             {"max_events",
+              [](Checker& c, const toml::node& n, const std::string& k) {
+                  if (auto v = c.integer(n, k, 100, 100'000'000)) c.config.backend.max_events = *v;
               }},
          }},
         {"roles",

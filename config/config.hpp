@@ -8,6 +8,8 @@
 //   [log] level      = "info"   error | warn | info | debug
 //   [log] apdu_trace = false    log every APDU exchanged with a card (PINs and keys redacted)
 //   [backend] outbox = "/var/lib/sscard/outbox.db"   the outbox and audit database (absolute)
+//   [backend] max_events = 100000  undelivered events kept (card.checked dropped oldest first)
+//   [api] max_clients_per_user = 32  API connections one Unix user may hold
 //   [audit] retention   = "90d"      audit entries older than this are deleted (at least 1h)
 //   [audit] max_entries = 1000000    at most this many audit entries are kept (1 to 1000000000)
 //   [roles] personal_data = []  groups whose kiosk callers may receive holder data (admins always)
@@ -82,6 +84,8 @@ struct ReadersConfig {
 
 struct ApiConfig {
     std::string socket = "/run/sscard/sscardd.sock";  // absolute; fits sockaddr_un
+    // Extension: connections one Unix user may hold open at once (1 to 256).
+    int max_clients_per_user = 32;
     bool operator==(const ApiConfig&) const = default;
 };
 
@@ -106,11 +110,13 @@ struct BackendConfig {
     std::string client_cert;    // PEM certificate, absolute path
     std::string client_key;     // PEM private key, absolute path
     std::string hmac_key_file;  // the per-terminal key: a file only the service can read
+    // Extension: at most this many undelivered events (card.checked dropped oldest first).
+    std::int64_t max_events = 100'000;
     bool operator==(const BackendConfig&) const = default;
 };
 
 struct RolesConfig {
-    std::vector<std::string> kiosk{"sscard"};        // Unix groups whose members are kiosks
+    std::vector<std::string> kiosk{"sscard-kiosk"};  // Unix groups whose members are kiosks
     std::vector<std::string> admin{"sscard-admin"};  // Unix groups whose members are admins
     // Extension: kiosk callers in one of these groups may receive personal data (holder fields);
     // admins always may. Default: none.

@@ -197,9 +197,8 @@ int diagApdu(ReaderDirectory& readers, const DiagOptions& options,
                                  {"meaning", meaning}});
         } else {
             std::printf("> %s\n< %s\n  %02X%02X: %s\n",
-                        apdu::formatCommandForTrace(command).c_str(),
-                        apdu::formatResponseForTrace(raw).c_str(), response->sw1, response->sw2,
-                        meaning.c_str());
+                        apdu::formatCommandForTrace(command).c_str(), toHex(raw, " ").c_str(),
+                        response->sw1, response->sw2, meaning.c_str());
         }
     }
     if (options.out.json) {

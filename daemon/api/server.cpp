@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -16,6 +17,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -92,11 +94,34 @@ bool makeParents(const std::string& dir, int& err) {
     auto slash = dir.find_last_of('/');
     if (slash != std::string::npos && slash > 0 && !makeParents(dir.substr(0, slash), err))
         return false;
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    if (::mkdir(dir.c_str(), 0755) != 0) {
+        if (errno == EEXIST) return true;
+        err = errno;
+        return false;
+    }
+    // 0755 whatever the umask (the service runs with 0077): clients must reach the socket.
+    if (::chmod(dir.c_str(), 0755) != 0) {
         err = errno;
         return false;
     }
     return true;
+}
+
+// Appends to a buffer that may hold PINs: when the buffer has to grow, the old memory is wiped
+// before it is freed (std::string would just free it).
+void appendWiping(std::string& buffer, std::string_view more) {
+    if (buffer.size() + more.size() > buffer.capacity()) {
+        std::string bigger;
+        bigger.reserve(std::max(buffer.capacity() * 2, buffer.size() + more.size()));
+        bigger = buffer;
+        crypto::wipe(buffer);
+        buffer = std::move(bigger);
+    }
+    buffer.append(more);
+}
+
+bool isResourceShortage(int err) {
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 }
 
 sockaddr_un socketAddress(const std::string& path) {
@@ -183,11 +208,13 @@ bool Reply::answered() const {
 ServerOptions ServerOptions::fromConfig(const Config& config) {
     ServerOptions o;
     o.socket_path = config.api.socket;
+    o.max_clients_per_user = static_cast<std::size_t>(config.api.max_clients_per_user);
     o.roles = config.roles;
     return o;
 }
 
 struct Server::Impl {
+    using SteadyClock = std::chrono::steady_clock;
     struct Client {
         int fd = -1;
         Caller caller;
@@ -199,6 +226,8 @@ struct Server::Impl {
         bool closing = false;      // close once `out` is sent (nothing more is read)
         bool read_closed = false;  // the client shut down its sending side
         std::uint32_t events = 0;  // what epoll watches now
+        // When the partial line at the end of `in` began (nullopt: `in` ends with a whole line).
+        std::optional<SteadyClock::time_point> partial_since;
     };
 
     explicit Impl(ServerOptions o)
@@ -219,9 +248,13 @@ struct Server::Impl {
     std::atomic<bool> stop_requested{false};
     std::thread io;
 
-    std::unordered_map<std::uint64_t, Client> clients;  // I/O thread only
+    std::unordered_map<std::uint64_t, Client> clients;       // I/O thread only
+    std::unordered_map<uid_t, std::size_t> clients_per_uid;  // I/O thread only
     std::uint64_t next_id = kFirstClientId;
     std::atomic<std::size_t> client_count{0};
+    std::atomic<bool> io_failed{false};
+    // The listener is out of epoll until then (accept ran out of descriptors or memory).
+    std::optional<SteadyClock::time_point> listener_paused_until;
 
     void log(const std::string& message) const {
         if (options.log) options.log(message);
@@ -295,6 +328,8 @@ struct Server::Impl {
             if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &result) != 0 ||
                 result == nullptr)
                 continue;
+            struct stat st {};
+            if (::stat(path.c_str(), &st) == 0 && st.st_gid == result->gr_gid) return {};
             if (::chown(path.c_str(), static_cast<uid_t>(-1), result->gr_gid) != 0)
                 log("API socket " + path + ": cannot give it group " + name + ": " +
                     errnoText(errno));
@@ -383,25 +418,75 @@ struct Server::Impl {
 
     // ---- the I/O loop ----
 
+    // The I/O thread cannot go on: it ends, and the service is told.
+    void fail(const std::string& what) {
+        io_failed.store(true);
+        log("API: " + what + "; the API is down");
+        if (options.on_failure) options.on_failure(what);
+    }
+
+    // Milliseconds until the next deadline (a partial line, the paused listener); -1: none.
+    int nextTimeout(SteadyClock::time_point now) const {
+        std::optional<SteadyClock::time_point> next = listener_paused_until;
+        for (const auto& [id, c] : clients) {
+            if (!c.partial_since || c.closing) continue;
+            auto due = *c.partial_since + options.line_timeout;
+            if (!next || due < *next) next = due;
+        }
+        if (!next) return -1;
+        if (*next <= now) return 0;
+        auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
+        return static_cast<int>(std::min<std::int64_t>(ms, 60'000));
+    }
+
+    // Closes connections whose partial line is older than line_timeout, and puts the listener back
+    // when its pause is over. False if epoll failed.
+    bool runDeadlines(SteadyClock::time_point now) {
+        std::vector<std::uint64_t> expired;
+        for (const auto& [id, c] : clients)
+            if (c.partial_since && !c.closing && now - *c.partial_since >= options.line_timeout)
+                expired.push_back(id);
+        for (std::uint64_t id : expired) {
+            const Client& c = clients.at(id);
+            log("API: client pid " + std::to_string(c.caller.pid) + " uid " +
+                std::to_string(c.caller.uid) + " left a request line unfinished; disconnected");
+            closeClient(id);
+        }
+        if (listener_paused_until && now >= *listener_paused_until) {
+            listener_paused_until.reset();
+            epoll_event ev{};
+            ev.events = EPOLLIN;
+            ev.data.u64 = kListenerTag;
+            if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev) != 0) {
+                fail("epoll_ctl (listener): " + errnoText(errno));
+                return false;
+            }
+        }
+        return true;
+    }
+
     void loop() {
         std::vector<epoll_event> events(64);
         while (!stop_requested.load()) {
-            int n = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), -1);
+            int timeout = nextTimeout(SteadyClock::now());
+            int n = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), timeout);
             if (n < 0) {
                 if (errno == EINTR) continue;
-                log("API: epoll_wait: " + errnoText(errno));
+                fail("epoll_wait: " + errnoText(errno));
                 break;
             }
+            if (!runDeadlines(SteadyClock::now())) break;
             for (int i = 0; i < n && !stop_requested.load(); ++i) {
                 std::uint64_t tag = events[static_cast<std::size_t>(i)].data.u64;
                 std::uint32_t what = events[static_cast<std::size_t>(i)].events;
                 try {
-                    if (tag == kListenerTag)
-                        acceptAll();
-                    else if (tag == kWakeTag)
+                    if (tag == kListenerTag) {
+                        if (!listener_paused_until) acceptAll();
+                    } else if (tag == kWakeTag) {
                         drainWake();
-                    else
+                    } else {
                         clientEvent(tag, what);
+                    }
                 } catch (const std::exception& e) {
                     // Never let one connection's trouble (e.g. bad_alloc) end the loop.
                     log(std::string("API: internal error: ") + e.what());
@@ -409,8 +494,12 @@ struct Server::Impl {
                 }
             }
         }
-        for (auto& [id, c] : clients) ::close(c.fd);
+        for (auto& [id, c] : clients) {
+            crypto::wipe(c.in);
+            ::close(c.fd);
+        }
         clients.clear();
+        clients_per_uid.clear();
         client_count.store(0);
     }
 
@@ -419,17 +508,16 @@ struct Server::Impl {
             int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) {
                 if (errno == EINTR || errno == ECONNABORTED) continue;
-                if (errno != EAGAIN && errno != EWOULDBLOCK)
-                    log("API: accept: " + errnoText(errno));
+                if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+                if (isResourceShortage(errno)) {
+                    pauseListener(errno);
+                    return;
+                }
+                log("API: accept: " + errnoText(errno));
                 return;
             }
             if (clients.size() >= options.max_clients) {
-                JsonRpcErrorObject e =
-                    toJsonRpcError(makeError(ErrorCode::busy, "too many clients; try again later"));
-                std::string line = errorLine(e);
-                ssize_t n = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-                (void)n;
-                ::close(fd);
+                refuseBusy(fd, "too many clients; try again later");
                 continue;
             }
             auto caller = identifyPeer(fd, options.roles);
@@ -437,6 +525,11 @@ struct Server::Impl {
                 ::close(fd);
                 continue;
             }
+            if (clients_per_uid[caller->uid] >= options.max_clients_per_user) {
+                refuseBusy(fd, "too many connections from this user; try again later");
+                continue;
+            }
+            ++clients_per_uid[caller->uid];
             std::uint64_t id = next_id++;
             Client& c = clients[id];
             c.fd = fd;
@@ -446,13 +539,33 @@ struct Server::Impl {
             ev.events = EPOLLIN;
             ev.data.u64 = id;
             if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-                ::close(fd);
-                clients.erase(id);
+                closeClient(id);
                 continue;
             }
             c.events = EPOLLIN;
             client_count.store(clients.size());
         }
+    }
+
+    void refuseBusy(int fd, const std::string& why) {
+        std::string line = errorLine(toJsonRpcError(makeError(ErrorCode::busy, why)));
+        ssize_t n = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;
+        ::close(fd);
+    }
+
+    // accept() ran out of descriptors or memory: the pending connection stays in the backlog and
+    // the listener stays readable, so watching it now would spin. Rest it for accept_pause.
+    void pauseListener(int err) {
+        if (listener_paused_until) return;  // already out of epoll (a stale event of this batch)
+        log("API: accept: " + errnoText(err) + "; not accepting for " +
+            std::to_string(options.accept_pause.count()) + " ms");
+        if (::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr) != 0) {
+            fail("epoll_ctl (listener): " + errnoText(errno));
+            stop_requested.store(true);
+            return;
+        }
+        listener_paused_until = SteadyClock::now() + options.accept_pause;
     }
 
     void drainWake() {
@@ -519,7 +632,7 @@ struct Server::Impl {
             ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
             if (n > 0) {
                 used = std::max(used, static_cast<std::size_t>(n));
-                c.in.append(buf, static_cast<std::size_t>(n));
+                appendWiping(c.in, std::string_view(buf, static_cast<std::size_t>(n)));
                 total += static_cast<std::size_t>(n);
                 if (!processLines(id, c)) return false;
                 continue;
@@ -537,7 +650,7 @@ struct Server::Impl {
         crypto::wipe(buf, used);
         if (c.read_closed && !c.closing) {
             // A last line without '\n' counts as a line.
-            if (!c.in.empty() && c.in.find('\n') == std::string::npos) c.in += '\n';
+            if (!c.in.empty() && c.in.find('\n') == std::string::npos) appendWiping(c.in, "\n");
             if (!processLines(id, c)) return false;
         }
         updateEvents(id, c);
@@ -574,8 +687,22 @@ struct Server::Impl {
                 !tooLarge(id, c))
                 return false;
         }
+        notePartialLine(c);
         updateEvents(id, c);
         return flush(id, c);
+    }
+
+    // Starts (or ends) the clock of a partial line: bytes after the last '\n' of `in`.
+    void notePartialLine(Client& c) {
+        // Only while the server reads from the connection: lines waiting for a running call
+        // (max_inflight) leave the rest of the line unread in the socket.
+        bool partial = !c.closing && !c.read_closed && c.inflight < options.max_inflight &&
+                       !c.in.empty() && c.in.back() != '\n';
+        if (!partial) {
+            c.partial_since.reset();
+        } else if (!c.partial_since) {
+            c.partial_since = SteadyClock::now();
+        }
     }
 
     // Answers -32600 and closes the connection once that is sent. False if the client is gone.
@@ -584,13 +711,21 @@ struct Server::Impl {
             kInvalidRequest,
             "request too large: at most " + std::to_string(options.max_line) + " bytes per line");
         c.closing = true;
-        c.in.clear();
+        crypto::wipe(c.in);
         return queue(id, c, errorLine(e));
     }
 
     // False if the client is gone.
     bool handleLine(std::uint64_t id, Client& c, std::string_view line) {
         auto request = parseRequest(line);
+        // A refused request's parameters (PINs) are wiped; a dispatched one's are moved to the
+        // handler, which wipes them after the call.
+        struct WipeParams {
+            Expected<Request, JsonRpcErrorObject>& request;
+            ~WipeParams() {
+                if (request) wipeStrings(request->params);
+            }
+        } wipeParams{request};
         if (c.caller.role == Role::none) {
             // A caller without a role gets nothing: one not_allowed error, then goodbye.
             JsonRpcErrorObject e = toJsonRpcError(
@@ -718,6 +853,9 @@ struct Server::Impl {
         if (it == clients.end()) return;
         ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, it->second.fd, nullptr);
         ::close(it->second.fd);
+        crypto::wipe(it->second.in);  // a partial or refused request may hold a PIN
+        auto perUid = clients_per_uid.find(it->second.caller.uid);
+        if (perUid != clients_per_uid.end() && --perUid->second == 0) clients_per_uid.erase(perUid);
         clients.erase(it);
         client_count.store(clients.size());
         if (options.on_disconnect) options.on_disconnect(id);
@@ -778,6 +916,10 @@ void Server::notify(std::string_view method, const json& params, const Redactor&
 
 std::size_t Server::clientCount() const {
     return impl_->client_count.load();
+}
+
+bool Server::failed() const {
+    return impl_->io_failed.load();
 }
 
 const std::string& Server::socketPath() const {

@@ -33,13 +33,25 @@
 //
 // Slow clients: each connection's unsent output is capped at max_output bytes; a client that stops
 // reading and exceeds it is disconnected. One I/O thread (epoll) serves every connection with
-// non-blocking sockets, so no client can block another. At most max_clients connections: the next
-// one gets one busy error line (id null) and is closed.
+// non-blocking sockets, so no client can block another. At most max_clients connections, and at
+// most max_clients_per_user from one Unix user (SO_PEERCRED uid): the next one gets one busy error
+// line (id null) and is closed. A connection that holds a partial line (bytes without their '\n')
+// for longer than line_timeout is closed: a half-sent request cannot pin a connection slot.
+//
+// Under abuse: when accept() fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+// ENOMEM), the listener is taken out of epoll for accept_pause, then put back, so a full
+// descriptor table never turns the I/O thread into a busy loop; connections already open keep
+// working. When epoll itself fails, the I/O thread ends, failed() turns true and on_failure runs
+// (the service then exits with an error status, for systemd to restart it).
+//
+// Secrets: request bytes (which may hold PINs) are wiped before their memory is given back: handled
+// lines, partial lines of closed connections, refused requests and their parsed parameters.
 //
 // Subscriptions: `events.subscribe` (kiosk) is handled here: it marks the connection, answers
 // {"subscribed": true}, and from then on notify() lines go to it.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -65,17 +77,24 @@ struct ServerOptions {
     // Changing the group needs root or membership of the group; a failure is only logged.
     std::optional<std::string> socket_group;
     std::size_t max_clients = 256;
-    std::size_t max_line = 64 * 1024;      // bytes per request line, without the '\n'
-    std::size_t max_output = 1024 * 1024;  // unsent bytes per connection before disconnect
-    std::size_t max_workers = 16;          // handler threads (created as needed)
-    std::size_t max_inflight = 8;          // running calls per connection
+    std::size_t max_clients_per_user = 32;  // connections of one uid ([api] max_clients_per_user)
+    std::chrono::milliseconds line_timeout{10000};  // a partial line may wait this long
+    std::chrono::milliseconds accept_pause{250};    // listener rest after EMFILE and the like
+    std::size_t max_line = 64 * 1024;               // bytes per request line, without the '\n'
+    std::size_t max_output = 1024 * 1024;           // unsent bytes per connection before disconnect
+    std::size_t max_workers = 16;                   // handler threads (created as needed)
+    std::size_t max_inflight = 8;                   // running calls per connection
     // Called on the I/O thread when a connection closes, with its Caller::connection (state a
     // connection owns, such as an HSM read session, ends with it). Must be quick. May be empty.
     std::function<void(std::uint64_t connection)> on_disconnect;
     // Warnings (e.g. a slow client disconnected); no personal data is ever passed. May be empty.
     std::function<void(std::string_view)> log;
+    // Called once, on the I/O thread, when the server can no longer serve (epoll failed), with
+    // what failed. May be empty.
+    std::function<void(std::string_view)> on_failure;
 
-    // socket_path from [api] socket, roles from [roles]; the rest at the defaults above.
+    // socket_path, max_clients_per_user from [api], roles from [roles]; the rest at the
+    // defaults above.
     static ServerOptions fromConfig(const Config& config);
 };
 
@@ -148,6 +167,8 @@ class Server {
 
     // Connections open now (for tests and status).
     std::size_t clientCount() const;
+    // True once the I/O thread ended because epoll failed (not after a requested stop).
+    bool failed() const;
     const std::string& socketPath() const;
 
   private:

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <ctime>
 #include <exception>
 #include <mutex>
 
@@ -55,6 +57,28 @@ std::int64_t toMs(TimePoint t) {
 
 }  // namespace
 
+namespace {
+
+std::chrono::milliseconds bootTime() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_BOOTTIME, &ts);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
+
+}  // namespace
+
+AuditClock::AuditClock() : AuditClock([] { return outbox::now(); }, bootTime) {}
+
+AuditClock::AuditClock(WallSource wall, BootSource boot)
+    : wall_(std::move(wall)), boot_(std::move(boot)), anchorWall_(wall_()), anchorBoot_(boot_()) {}
+
+TimePoint AuditClock::now() const {
+    TimePoint wall = wall_();
+    TimePoint bound = anchorWall_ + (boot_() - anchorBoot_);
+    return std::min(wall, bound);
+}
+
 AuditOptions auditOptions(const AuditConfig& audit) {
     AuditOptions o;
     o.retention = audit.retention;
@@ -103,6 +127,7 @@ Expected<std::unique_ptr<AuditLog>, Error> AuditLog::open(const std::filesystem:
     try {
         auto impl = std::make_unique<Impl>();
         impl->options = options;
+        if (!impl->options.clock) impl->options.clock = std::make_shared<AuditClock>();
         sqlite::OpenOptions db_options;
         db_options.wal = options.durable ? sqlite::Sync::full : sqlite::Sync::normal;
         db_options.busy_timeout_ms = options.busy_timeout_ms;
@@ -166,7 +191,7 @@ Expected<std::int64_t, Error> AuditLog::record(const AuditRecord& r) {
     if (++impl_->since_prune >= impl_->options.prune_every) {
         impl_->since_prune = 0;
         // A failed prune does not fail the record: the next batch tries again.
-        (void)impl_->pruneLocked(now());
+        (void)impl_->pruneLocked(impl_->options.clock->now());
     }
     return id;
 }

@@ -7,9 +7,11 @@
 //
 // Retention: rows older than `retention` and rows beyond the newest `max_entries` are deleted in
 // small batches (`prune_batch` rows, one short transaction each), so pruning never holds the
-// database for long: record() runs one batch every `prune_every` records, and prune() — to call at
-// start-up and from a periodic timer, since an idle terminal records nothing — runs batches until
-// nothing is left to delete, releasing the lock between them.
+// database for long: record() runs one batch every `prune_every` records (as of
+// AuditOptions::clock, see AuditClock), and prune() — to call at start-up and from a periodic timer
+// (on a monotonic schedule), since an idle terminal records nothing, with AuditClock::now() — runs
+// batches until nothing is left to delete, releasing the lock between them. Entries stamped later
+// than the time given are never aged out.
 //
 // Durability: synchronous=NORMAL by default. In WAL mode that never corrupts the file; a power loss
 // may lose the last entries written since the previous fsync (the outbox's FULL commits on the
@@ -23,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +57,8 @@ struct AuditEntry {
     AuditRecord record;
 };
 
+class AuditClock;
+
 struct AuditOptions {
     std::chrono::milliseconds retention = std::chrono::hours(24 * 90);  // <= 0: no age limit
     std::int64_t max_entries = 1'000'000;                               // <= 0: no count limit
@@ -61,10 +66,36 @@ struct AuditOptions {
     std::size_t prune_every = 64;
     int busy_timeout_ms = 5000;
     bool durable = false;  // synchronous=FULL instead of NORMAL
+    // The time record()'s own prune batches go by; null: an AuditClock made at open().
+    std::shared_ptr<const AuditClock> clock;
 };
 
 // The options for `[audit]` of the configuration (retention, max_entries; the rest at defaults).
 AuditOptions auditOptions(const AuditConfig& audit);
+
+// The time audit pruning goes by: the wall clock, but never further ahead than the wall time when
+// this clock was made plus the time since on CLOCK_BOOTTIME (which counts suspend and which no
+// clock setting moves). A wall clock set forward while the service runs (by hand, a hostile time
+// server) therefore cannot make every entry look older than the retention; set back, it only
+// prunes less. Entries stamped later than this time (written while the clock was ahead) are not
+// aged out early; [audit] max_entries still bounds them. The wall time at start is trusted as the
+// system set it. The sources are injectable for tests.
+class AuditClock {
+  public:
+    using WallSource = std::function<TimePoint()>;
+    using BootSource = std::function<std::chrono::milliseconds()>;  // a monotonic count
+
+    AuditClock();  // the real clocks: outbox::now() and CLOCK_BOOTTIME
+    AuditClock(WallSource wall, BootSource boot);
+
+    TimePoint now() const;
+
+  private:
+    WallSource wall_;
+    BootSource boot_;
+    TimePoint anchorWall_;
+    std::chrono::milliseconds anchorBoot_;
+};
 
 class AuditLog {
   public:

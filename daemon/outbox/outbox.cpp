@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 
 #include "base/sqlite.hpp"
@@ -152,8 +153,48 @@ struct Outbox::Impl {
     OutboxOptions options;
     std::mutex mu;
     sqlite::Db db;  // declared before the statements: they are finalized first
-    sqlite::Stmt insert, pending, due, next, count, del, failed, resched;
+    sqlite::Stmt insert, pending, due, next, count, del, failed, resched, dropOldest;
+    // Undelivered events, known once a bounded enqueue has counted them (this process is the only
+    // writer of its outbox; deliveries keep it current).
+    std::optional<std::int64_t> queued;
+    BoundStats bound;
+
+    // Makes room for one event of `type` under the bound. False: a droppable event that does not
+    // fit (nothing older of its type to drop); it is counted and not stored.
+    Expected<bool, Error> makeRoom(std::string_view type);
 };
+
+Expected<bool, Error> Outbox::Impl::makeRoom(std::string_view type) {
+    if (options.max_events <= 0) return true;
+    if (!queued) {
+        auto& c = count.reset();
+        if (c.step() != SQLITE_ROW) {
+            c.reset();
+            return unexpected(db.fail("outbox: cannot count"));
+        }
+        queued = c.colInt(0);
+        c.reset();
+    }
+    if (*queued < options.max_events) return true;
+    if (type != options.droppable_type) {
+        ++bound.over_bound;
+        return true;
+    }
+    std::int64_t excess = *queued - options.max_events + 1;
+    auto& d = dropOldest.reset();
+    d.bind(1, std::string_view(options.droppable_type)).bind(2, excess);
+    int rc = d.step();
+    d.reset();
+    if (rc != SQLITE_DONE) return unexpected(db.fail("outbox: cannot drop old events"));
+    std::int64_t gone = db.changes();
+    *queued -= gone;
+    bound.dropped += static_cast<std::uint64_t>(gone);
+    if (gone < excess) {
+        ++bound.dropped;  // the new one
+        return false;
+    }
+    return true;
+}
 
 Outbox::Outbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -191,6 +232,9 @@ Expected<std::unique_ptr<Outbox>, Error> Outbox::open(const std::filesystem::pat
              "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 "
              "WHERE event_id = ?1"},
             {&impl->resched, "UPDATE outbox SET next_attempt_at = ?2 WHERE next_attempt_at > ?1"},
+            {&impl->dropOldest,
+             "DELETE FROM outbox WHERE seq IN "
+             "(SELECT seq FROM outbox WHERE type = ?1 ORDER BY seq LIMIT ?2)"},
         };
         for (auto& s : stmts) {
             auto st = impl->db.prepare(s.sql.c_str());
@@ -249,6 +293,14 @@ Expected<std::string, Error> Outbox::enqueue(std::string_view type, const CardRe
 
         {
             std::lock_guard lk(impl_->mu);
+            impl_->bound.max_events = impl_->options.max_events;
+            auto room = impl_->makeRoom(type);
+            if (!room) return unexpected(room.error());
+            if (!*room) {
+                return unexpected(makeError(
+                    ErrorCode::busy, "outbox: full (" + std::to_string(impl_->options.max_events) +
+                                         " events); event dropped"));
+            }
             auto& s = impl_->insert.reset();
             s.bind(1, std::string_view(id)).bind(2, type).bind(3, toMs(at));
             s.bind(4, std::string_view(text));
@@ -257,6 +309,7 @@ Expected<std::string, Error> Outbox::enqueue(std::string_view type, const CardRe
             int rc = s.step();
             s.reset();
             if (rc != SQLITE_DONE) return unexpected(impl_->db.fail("outbox: cannot store event"));
+            if (impl_->queued) ++*impl_->queued;
         }
     } catch (const std::exception& e) {
         return unexpected(invalid(std::string("cannot build event: ") + e.what()));
@@ -335,7 +388,15 @@ Expected<std::int64_t, Error> Outbox::count() {
     }
     std::int64_t n = s.colInt(0);
     s.reset();
+    if (impl_->queued) impl_->queued = n;
     return n;
+}
+
+BoundStats Outbox::boundStats() const {
+    std::lock_guard lk(impl_->mu);
+    BoundStats b = impl_->bound;
+    b.max_events = impl_->options.max_events;
+    return b;
 }
 
 Expected<bool, Error> Outbox::markDelivered(std::string_view event_id) {
@@ -345,7 +406,9 @@ Expected<bool, Error> Outbox::markDelivered(std::string_view event_id) {
     int rc = s.step();
     s.reset();
     if (rc != SQLITE_DONE) return unexpected(impl_->db.fail("outbox: cannot delete event"));
-    return impl_->db.changes() > 0;
+    bool deleted = impl_->db.changes() > 0;
+    if (deleted && impl_->queued) --*impl_->queued;
+    return deleted;
 }
 
 Expected<bool, Error> Outbox::markAttemptFailed(std::string_view event_id, std::string_view error,

@@ -74,6 +74,20 @@ struct OutboxOptions {
     int busy_timeout_ms = 5000;
     // synchronous=FULL (the contract's "survives power loss"); false (NORMAL) only for benchmarks.
     bool durable = true;
+    // At most this many undelivered events ([backend] max_events; 0: no bound). When the outbox is
+    // full, an event of `droppable_type` makes room by deleting the oldest events of that type
+    // (counted in BoundStats::dropped; if none is left to delete, the new one is not stored and is
+    // counted too). Any other event (activations, PIN events) is never dropped: it is stored beyond
+    // the bound and counted in BoundStats::over_bound, for the caller to warn about.
+    std::int64_t max_events = 0;
+    std::string droppable_type = "card.checked";
+};
+
+// How the outbox's bound has held since it was opened.
+struct BoundStats {
+    std::int64_t max_events = 0;   // 0: no bound
+    std::uint64_t dropped = 0;     // droppable events deleted (or not stored) for room
+    std::uint64_t over_bound = 0;  // other events stored although the outbox was full
 };
 
 // Largest event body accepted (a backend event is a few hundred bytes).
@@ -102,11 +116,11 @@ class Outbox {
     Outbox(const Outbox&) = delete;
     Outbox& operator=(const Outbox&) = delete;
 
-    // Stores one event and returns its event_id once it is on disk. `type` is [a-z0-9._-]{1,64}
-    // (e.g. "card.activated"); `extra` is null or a JSON object whose members are added to the
-    // event's top level. Refused (internal error, nothing stored): a key of `extra` — at any depth
-    // — that isPinLikeKey; an `extra` member named like a reserved field (event_id, type, at,
-    // terminal_id, card); a body larger than kMaxEventBytes.
+    // Stores one event and returns its event_id once it is on disk (the bound: OutboxOptions).
+    // `type` is [a-z0-9._-]{1,64} (e.g. "card.activated"); `extra` is null or a JSON object whose
+    // members are added to the event's top level. Refused (internal error, nothing stored): a key
+    // of `extra` — at any depth — that isPinLikeKey; an `extra` member named like a reserved field
+    // (event_id, type, at, terminal_id, card); a body larger than kMaxEventBytes.
     Expected<std::string, Error> enqueue(std::string_view type, const CardRef& card,
                                          const nlohmann::json& extra = nullptr);
 
@@ -118,6 +132,7 @@ class Outbox {
     Expected<std::optional<TimePoint>, Error> nextAttemptAt();
     // Undelivered events.
     Expected<std::int64_t, Error> count();
+    BoundStats boundStats() const;
 
     // The backend took the event: deletes it. false if there was no such event.
     Expected<bool, Error> markDelivered(std::string_view event_id);

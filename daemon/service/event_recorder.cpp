@@ -17,14 +17,23 @@ outbox::AuditRecord auditRecord(const std::string& kind, const std::string& read
     return r;
 }
 
+// Whether a count that went from `before` to `now` crossed 1, 10, 100, ...: warnings for a count
+// that keeps growing, without one line per event.
+bool crossedPowerOfTen(std::uint64_t before, std::uint64_t now) {
+    for (std::uint64_t p = 1; p != 0 && p <= now; p *= 10)
+        if (before < p) return true;
+    return false;
+}
+
 }  // namespace
 
 outbox::CardRef cardRef(const ssse::CardInfo& card) {
     return {card.card_id.value_or(""), card.region.value_or(""), card.card_number.value_or("")};
 }
 
-EventRecorder::EventRecorder(outbox::Outbox* outbox, outbox::AuditLog* audit)
-    : outbox_(outbox), audit_(audit) {}
+EventRecorder::EventRecorder(outbox::Outbox* outbox, outbox::AuditLog* audit,
+                             std::size_t max_queued)
+    : outbox_(outbox), audit_(audit), writer_(WorkerPoolOptions{1, max_queued}) {}
 
 EventRecorder::~EventRecorder() {
     stop();
@@ -52,12 +61,12 @@ Expected<std::string, Error> EventRecorder::backendEvent(const std::string& type
                                                          const ssse::CardInfo& card,
                                                          nlohmann::json extra,
                                                          const std::string& auditCode) {
-    if (outbox_ == nullptr) {
-        return unexpected(makeError(ErrorCode::internal, "the outbox is not open"));
-    }
     if (extra.is_null()) extra = nlohmann::json::object();
     extra["reader"] = reader;
-    auto id = outbox_->enqueue(type, cardRef(card), extra);
+    // No backend: nothing to queue; the id names the audit row.
+    auto id =
+        outbox_ != nullptr ? outbox_->enqueue(type, cardRef(card), extra) : outbox::newUuidV4();
+    if (outbox_ != nullptr) noteOutboxBound();
     auto r = auditRecord(type, reader, &card, auditCode);
     if (id) r.event_id = *id;
     write(std::move(r), false);
@@ -79,28 +88,56 @@ Expected<std::string, Error> EventRecorder::pinEvent(const std::string& type,
     return unexpected(std::move(e));
 }
 
+void EventRecorder::noteOutboxBound() {
+    auto b = outbox_->boundStats();
+    auto before = warnedOverBound_.exchange(b.over_bound);
+    if (crossedPowerOfTen(before, b.over_bound)) {
+        logWarn("outbox: " + std::to_string(b.over_bound) +
+                " activation or PIN event(s) stored beyond [backend] max_events (" +
+                std::to_string(b.max_events) + "); is the backend reachable?");
+    }
+    before = warnedDrops_.exchange(b.dropped);
+    if (crossedPowerOfTen(before, b.dropped)) {
+        logWarn("outbox: full at [backend] max_events (" + std::to_string(b.max_events) + "); " +
+                std::to_string(b.dropped) + " card.checked event(s) dropped, oldest first");
+    }
+}
+
+EventRecorder::Stats EventRecorder::stats() const {
+    return {writer_.queued(), dropped_.load()};
+}
+
 void EventRecorder::write(outbox::AuditRecord r, bool toBackend) {
     if (audit_ == nullptr) return;
-    writer_.post([this, r = std::move(r), toBackend]() mutable {
+    bool posted = writer_.post([this, r = std::move(r), toBackend]() mutable {
         if (toBackend && outbox_ != nullptr) {
             nlohmann::json extra{{"reader", r.reader},
                                  {"decision", r.decision},
                                  {"reason", r.reason},
                                  {"list_version", r.list_version ? nlohmann::json(*r.list_version)
                                                                  : nlohmann::json(nullptr)}};
-            if (auto id = outbox_->enqueue("card.checked", r.card, extra))
+            auto id = outbox_->enqueue("card.checked", r.card, extra);
+            if (id) {
                 r.event_id = *id;
-            else
+            } else if (id.error().code != ErrorCode::busy) {  // busy: dropped at the bound
                 logError("outbox: " + errorText(id.error()));
+            }
+            noteOutboxBound();
         }
         if (auto a = audit_->record(r); !a) logError("audit: " + errorText(a.error()));
     });
+    if (!posted) {
+        auto n = ++dropped_;
+        if (crossedPowerOfTen(n - 1, n))
+            logWarn("event writer: queue full; " + std::to_string(n) +
+                    " audit write(s) dropped (the disk is slower than the events)");
+    }
 }
 
-void EventRecorder::pruneAudit() {
+void EventRecorder::pruneAudit(outbox::TimePoint at) {
     if (audit_ == nullptr) return;
-    writer_.post([this] {
-        if (auto pruned = audit_->prune(outbox::now()); !pruned)
+    (void)writer_.post([this, at] {
+        if (auto pruned = audit_->prune(at); !pruned)
             logWarn("audit pruning: " + errorText(pruned.error()));
     });
 }

@@ -5,8 +5,15 @@
 // gone out: an outbox write waits for an fsync (synchronous=FULL, ~4 ms), which must not delay
 // card.checked. Backend events of the PIN flows are stored before the flow answers, because the
 // answer carries their event_id.
+//
+// Bounded: with no backend (a null outbox) nothing is queued for one, only audited (a backend
+// event still gets an event_id, which then names its audit row). The writer's queue holds at most
+// `max_queued` writes; beyond that a write is dropped and counted (a client polling card.check
+// faster than the disk cannot grow memory). The outbox's own bound is OutboxOptions::max_events.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -26,8 +33,9 @@ outbox::CardRef cardRef(const ssse::CardInfo& card);
 
 class EventRecorder {
   public:
-    // Either pointer may be null (nothing of that kind is recorded). Both must outlive this.
-    EventRecorder(outbox::Outbox* outbox, outbox::AuditLog* audit);
+    // Either pointer may be null (nothing of that kind is recorded; no outbox: no backend). Both
+    // must outlive this.
+    EventRecorder(outbox::Outbox* outbox, outbox::AuditLog* audit, std::size_t max_queued = 10'000);
     ~EventRecorder();  // stop()
 
     // A decision on a card: audited, and queued for the backend as card.checked. Asynchronous.
@@ -52,17 +60,28 @@ class EventRecorder {
                                           const ssse::CardInfo& card, nlohmann::json extra,
                                           const std::string& auditCode = "");
 
-    // Prunes the audit log on the writer thread (old and surplus rows).
-    void pruneAudit();
+    // Prunes the audit log on the writer thread (old and surplus rows), as of `at` (the
+    // AuditClock's trusted time).
+    void pruneAudit(outbox::TimePoint at);
+
+    struct Stats {
+        std::size_t queued = 0;     // writes waiting for the writer thread
+        std::uint64_t dropped = 0;  // writes dropped because the queue was full
+    };
+    Stats stats() const;
     // Finishes the queued writes. Idempotent.
     void stop();
 
   private:
     void write(outbox::AuditRecord record, bool toBackend);
+    void noteOutboxBound();
 
     outbox::Outbox* outbox_;
     outbox::AuditLog* audit_;
-    WorkerPool writer_{WorkerPoolOptions{1, 0}};  // one thread: writes stay in order
+    WorkerPool writer_;  // one thread: writes stay in order
+    std::atomic<std::uint64_t> dropped_{0};
+    std::atomic<std::uint64_t> warnedDrops_{0};
+    std::atomic<std::uint64_t> warnedOverBound_{0};
 };
 
 }  // namespace sscard::daemon

@@ -3,11 +3,14 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <memory>
 
+#include "base/errno_text.hpp"
 #include "base/worker_pool.hpp"
 #include "daemon/api/server.hpp"
 #include "daemon/card_check.hpp"
@@ -47,6 +50,32 @@ CardDeskOptions deskOptions(const Config& config) {
     return o;
 }
 
+// The API server's options: [api] and [roles], its warnings to the log, and its failure (epoll
+// broken: the API is down) to the main thread, which then exits with an error for systemd to
+// restart the service; a watchdog kept alive over a dead API would hide it.
+api::ServerOptions serverOptions(const Config& config) {
+    auto o = api::ServerOptions::fromConfig(config);
+    o.log = [](std::string_view m) { logWarn(m); };
+    o.on_failure = [](std::string_view) { ::kill(::getpid(), SIGUSR1); };
+    return o;
+}
+
+// The list and the outbox (with its audit log of every card seen) are the service's alone: files an
+// older version left readable to its group are made 0600 (SQLite's -wal and -shm files too).
+void keepStateFilesPrivate(const Config& config) {
+    for (const std::string& db : {config.list.database, config.backend.outbox}) {
+        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+            std::string path = db + suffix;
+            struct stat st {};
+            if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+                st.st_uid != ::geteuid() || (st.st_mode & 077) == 0)
+                continue;
+            if (::chmod(path.c_str(), 0600) != 0)
+                logWarn("cannot make " + path + " private (0600): " + errnoText(errno));
+        }
+    }
+}
+
 // The parts of the service, built in dependency order and stopped in reverse.
 class Service {
   public:
@@ -55,15 +84,16 @@ class Service {
           desk_(makeReaderDirectory(config), deskOptions(config)),
           list_(config.list.database),
           attempts_(config.pin.attempts_per_minute),
-          server_(serverOptions(config)),
+          server_(apiOptions(config)),
           sync_(config_, [this](const blacklist::SyncResult& r) { onListUpdated(r); }) {}
 
     int run();
 
   private:
-    // The API server's options; a closed connection ends its HSM read sessions.
-    api::ServerOptions serverOptions(const Config& config) {
-        auto options = api::ServerOptions::fromConfig(config);
+    // The API server's options (serverOptions above); a closed connection ends its HSM read
+    // sessions.
+    api::ServerOptions apiOptions(const Config& config) {
+        auto options = serverOptions(config);
         options.on_disconnect = [this](std::uint64_t connection) {
             if (hsm_) hsm_->dropOwner(connection);
         };
@@ -84,6 +114,8 @@ class Service {
     std::unique_ptr<outbox::Outbox> outbox_;
     std::unique_ptr<outbox::AuditLog> audit_;
     std::unique_ptr<outbox::UnknownActivations> unknownActivations_;
+    // Pruning's time, not fooled by a wall clock set forward.
+    std::shared_ptr<const outbox::AuditClock> auditClock_ = std::make_shared<outbox::AuditClock>();
     std::unique_ptr<outbox::Sender> sender_;
     std::unique_ptr<EventRecorder> events_;
     std::unique_ptr<KeyAccess> keys_;
@@ -99,15 +131,20 @@ class Service {
 };
 
 Expected<void, Error> Service::openStores() {
-    auto box = outbox::Outbox::open(config_.backend.outbox, {config_.backend.terminal_id});
+    keepStateFilesPrivate(config_);
+    outbox::OutboxOptions boxOptions;
+    boxOptions.terminal_id = config_.backend.terminal_id;
+    boxOptions.max_events = config_.backend.max_events;
+    auto box = outbox::Outbox::open(config_.backend.outbox, boxOptions);
     if (!box) {
         Error e = box.error();
         e.message = "cannot open the outbox " + config_.backend.outbox + ": " + e.message;
         return unexpected(std::move(e));
     }
     outbox_ = std::move(*box);
-    auto audit =
-        outbox::AuditLog::open(config_.backend.outbox, outbox::auditOptions(config_.audit));
+    auto auditOptions = outbox::auditOptions(config_.audit);
+    auditOptions.clock = auditClock_;
+    auto audit = outbox::AuditLog::open(config_.backend.outbox, auditOptions);
     if (!audit) {
         Error e = audit.error();
         e.message = "cannot open the audit log: " + e.message;
@@ -121,7 +158,7 @@ Expected<void, Error> Service::openStores() {
         return unexpected(std::move(e));
     }
     unknownActivations_ = std::move(*unknown);
-    if (auto pruned = audit_->prune(outbox::now()); !pruned)
+    if (auto pruned = audit_->prune(auditClock_->now()); !pruned)
         logWarn("audit pruning: " + errorText(pruned.error()));
     return {};
 }
@@ -204,13 +241,14 @@ int Service::waitForStop(sigset_t& signals) {
                          static_cast<long>((tick.count() % 1000000) * 1000)};
         int sig = sigtimedwait(&signals, nullptr, &timeout);
         if (sig == SIGTERM || sig == SIGINT) return sig;
+        if (server_.failed()) return SIGUSR1;
         if (sig == SIGHUP)
             logInfo("SIGHUP: configuration is read at start; restart to apply changes");
         if (watchdog) sd_notify(0, "WATCHDOG=1");
         if (samSlot_) samSlot_->keepHeld();
         if (Clock::now() >= nextPrune) {
             nextPrune = Clock::now() + 1h;
-            events_->pruneAudit();
+            events_->pruneAudit(auditClock_->now());
         }
         auto list = status_->list();
         std::string text = "STATUS=list version " +
@@ -224,6 +262,8 @@ int Service::waitForStop(sigset_t& signals) {
 int Service::run() {
     // A core file could hold a PIN: never write one.
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    // Every file the service (and its sync child) creates is its own: 0600, directories 0700.
+    ::umask(0077);
 
     // Signals are taken by the main thread only, so block them before any thread starts.
     sigset_t signals;
@@ -231,6 +271,7 @@ int Service::run() {
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGUSR1);  // the API server failed
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
@@ -238,7 +279,10 @@ int Service::run() {
         logError(opened.error().message);
         return exitStatus(opened.error().code);
     }
-    events_ = std::make_unique<EventRecorder>(outbox_.get(), audit_.get());
+    // Without a backend nothing is queued for one (the outbox stays open for what an earlier
+    // configuration left there, shown in status).
+    events_ = std::make_unique<EventRecorder>(config_.backend.url.empty() ? nullptr : outbox_.get(),
+                                              audit_.get());
     if (config_.keys.source == KeySourceKind::psam) {
         samSlot_ = std::make_unique<SamSlot>(config_.keys.psam_reader,
                                              SamSlot::exclusivePcsc(config_.keys.psam_reader));
@@ -279,8 +323,8 @@ int Service::run() {
         sender_ = std::make_unique<outbox::Sender>(*outbox_, std::move(options));
         sender_->start();
     }
-    status_ =
-        std::make_unique<StatusReport>(config_, desk_, list_, sync_, sender_.get(), outbox_.get());
+    status_ = std::make_unique<StatusReport>(config_, desk_, list_, sync_, sender_.get(),
+                                             outbox_.get(), events_.get());
 
     if (auto bound = bindApi(
             server_, {*reading_, *hsm_, *checker_, *pins_, *issuer_, sync_, list_, *status_});
@@ -302,7 +346,11 @@ int Service::run() {
 
     int stopSignal = waitForStop(signals);
 
-    logInfo(std::string("stopping on ") + (stopSignal == SIGTERM ? "SIGTERM" : "SIGINT"));
+    if (stopSignal == SIGUSR1) {
+        logError("the API server failed; exiting for a restart");
+    } else {
+        logInfo(std::string("stopping on ") + (stopSignal == SIGTERM ? "SIGTERM" : "SIGINT"));
+    }
     sd_notify(0, "STOPPING=1");
     monitors_->stop();
     sync_.stop();
@@ -310,6 +358,7 @@ int Service::run() {
     checks_->stop();
     events_->stop();  // finishes the queued writes
     if (sender_) sender_->stop();
+    if (stopSignal == SIGUSR1) return exitStatus(ErrorCode::internal);
     logInfo("stopped");
     return 0;
 }

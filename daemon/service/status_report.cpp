@@ -50,6 +50,20 @@ nlohmann::json StatusReport::status() {
         auto n = outbox_->count();
         j["outbox"] = {{"queued", n ? nlohmann::json(*n) : nlohmann::json(nullptr)}};
     }
+    if (outbox_ != nullptr) {
+        // How the bounds hold: a polling client cannot grow the disk or the memory unseen.
+        auto bound = outbox_->boundStats();
+        auto& o = j["outbox"];
+        o["backend_set"] = !config_.backend.url.empty();
+        o["max_events"] = bound.max_events;
+        o["dropped_checks"] = bound.dropped;
+        o["over_bound"] = bound.over_bound;
+    }
+    if (events_ != nullptr) {
+        auto writer = events_->stats();
+        j["outbox"]["writer_queued"] = writer.queued;
+        j["outbox"]["writer_dropped"] = writer.dropped;
+    }
     return j;
 }
 

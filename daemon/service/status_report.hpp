@@ -13,21 +13,23 @@
 #include "daemon/outbox/outbox.hpp"
 #include "daemon/outbox/sender.hpp"
 #include "daemon/service/card_desk.hpp"
+#include "daemon/service/event_recorder.hpp"
 #include "daemon/service/sync_scheduler.hpp"
 
 namespace sscard::daemon {
 
 class StatusReport {
   public:
-    // `sender` and `outbox` may be null.
+    // `sender`, `outbox` and `events` may be null.
     StatusReport(const Config& config, CardDesk& desk, ListAccess& list, SyncScheduler& sync,
-                 outbox::Sender* sender, outbox::Outbox* outbox)
+                 outbox::Sender* sender, outbox::Outbox* outbox, EventRecorder* events = nullptr)
         : config_(config),
           desk_(desk),
           list_(list),
           sync_(sync),
           sender_(sender),
           outbox_(outbox),
+          events_(events),
           started_(std::chrono::steady_clock::now()) {}
 
     nlohmann::json status();
@@ -43,6 +45,7 @@ class StatusReport {
     SyncScheduler& sync_;
     outbox::Sender* sender_;
     outbox::Outbox* outbox_;
+    EventRecorder* events_;
     std::chrono::steady_clock::time_point started_;
 };
 

@@ -82,6 +82,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     checkCommand(bytes);
     checkTrace(bytes);
     checkTlv(bytes);
-    (void)formatResponseForTrace(bytes);
+    (void)formatResponseForTrace(bytes, bytes);
     return 0;
 }

@@ -31,7 +31,7 @@ def free_port():
 
 
 PORT = free_port()
-KIOSK_USER, NOROLE_USER, KIOSK_GROUP = "sscard-test-kiosk", "sscard-test-norole", "sscard"
+KIOSK_USER, NOROLE_USER, KIOSK_GROUP = "sscard-test-kiosk", "sscard-test-norole", "sscard-kiosk"
 
 
 def run(*args, **kw):
@@ -226,6 +226,24 @@ admin = ["sscard-admin"]
         self.assertNotIn("holder", answers[3]["result"])
         self.assertEqual(answers[3]["result"]["card"]["card_number"],
                          HOLDER["ef05"]["card_number"])
+
+    def test_kiosk_user_reaches_the_api_not_the_files(self):
+        answers = self.as_user(KIOSK_USER, ['{"jsonrpc":"2.0","id":1,"method":"status"}'])
+        self.assertIn("result", answers[0], answers)
+        state = [f"{self.tmp}/{name}" for name in ("list.db", "outbox.db", "outbox.db-wal")]
+        for path in state:
+            self.assertTrue(os.path.exists(path), path)
+            self.assertEqual(os.stat(path).st_mode & 0o077, 0, path)  # 0600: the daemon's alone
+        script = ("import sys\n"
+                  "for p in sys.argv[1:]:\n"
+                  " try:\n  open(p, 'rb').close(); print('opened', p)\n"
+                  " except PermissionError:\n  pass\n")
+        gid = run("id", "-g", KIOSK_USER).stdout.strip()
+        out = subprocess.run(["setpriv", f"--reuid={KIOSK_USER}", f"--regid={gid}", "--init-groups",
+                              sys.executable, "-c", script, *state],
+                             capture_output=True, text=True, timeout=20)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout, "")
 
     def test_published_freeze_reaches_the_terminal(self):
         c = self.subscribed()

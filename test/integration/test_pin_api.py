@@ -38,6 +38,8 @@ socket = "{cls.tmp}/sscardd.sock"
 [backend]
 outbox = "{cls.tmp}/outbox.db"
 terminal_id = "test-kiosk-1"
+# A backend nobody answers on: events are queued (without a url nothing is) and stay there.
+url = "https://127.0.0.1:9/events"
 """ + cls.EXTRA_CONFIG)
         cls.log = open(f"{cls.tmp}/sscardd.log", "w")
         cls.daemon = subprocess.Popen([SSCARDD, "run", "--config", f"{cls.tmp}/sscardd.toml"],

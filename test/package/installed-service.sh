@@ -5,7 +5,9 @@
 # with systemd-nspawn -b (private network: its pcscd, vpcd and simulated card never touch the host's
 # test readers on ports 40000-40003), and checks the service as an integrator would get it:
 #   the unit is enabled and active after install, with no feed set (status and journal say so);
-#   a member of the kiosk group gets `status` and `card.read` through the API socket;
+#   a member of the kiosk group gets `status` and `card.read` through the API socket, and can open
+#   nothing under the state directory (0700, files 0600); the service's own group is no kiosk group;
+#   the unit has MemoryMax and TasksMax;
 #   an inserted card is checked (journal line, priority info);
 #   `systemctl stop` ends the service cleanly (exit 0);
 #   an upgrade (UPGRADEDIR, else DEBDIR's packages repacked with a higher version) keeps the
@@ -100,8 +102,9 @@ in_ct() { # runs a command inside the container, as root
     nsenter -t "$leader" -m -u -i -n -p -r -w env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
 }
 as_kiosk() { in_ct runuser -u kiosk -- "$@"; }
+unit_prop() { in_ct systemctl show -P "$1" sscardd.service; }
 export leader
-export -f in_ct # for the checks that run in bash -c
+export -f in_ct as_kiosk unit_prop # for the checks that run in bash -c
 
 state=""
 for _ in $(seq 1 120); do
@@ -120,7 +123,6 @@ wait_for() { # wait_for SECONDS COMMAND...: until COMMAND succeeds
         sleep 0.5
     done
 }
-unit_prop() { in_ct systemctl show -P "$1" sscardd.service; }
 journal_has() { in_ct journalctl -u sscardd.service -o cat --no-pager | grep -qF -- "$1"; }
 
 # From here on every check runs and is counted, whatever failed before it.
@@ -137,7 +139,7 @@ check "sscardd --version ($version) is the package's version ($pkgversion)" [ "$
 check "/etc/sscard/sscardd.toml is a conffile" in_ct grep -qx /etc/sscard/sscardd.toml /var/lib/dpkg/info/sscard.conffiles
 check "journal: no feed set" journal_has "no [list] feed_url"
 
-in_ct useradd --system --no-create-home --groups sscard kiosk
+in_ct useradd --system --no-create-home --groups sscard-kiosk kiosk
 status=$(as_kiosk sscardd status 2>&1 || true)
 echo "$status" | sed 's/^/    /'
 check "status as a kiosk-group user says no feed is set" grep -q "no feed set" <<<"$status"
@@ -149,6 +151,23 @@ sys.exit(0 if s["version"] == sys.argv[2] and s["list"]["feed_set"] is False els
 in_ct useradd --system --no-create-home nobody-in-particular
 check "a user outside the kiosk group is refused" \
     bash -c '! in_ct runuser -u nobody-in-particular -- sscardd status >/dev/null 2>&1'
+
+# --- the kiosk reaches the API, not the files
+mode() { in_ct stat -c '%a %U:%G' "$1" 2>/dev/null || echo missing; }
+check "/run/sscard is 2750 sscard:sscard-kiosk ($(mode /run/sscard))" [ "$(mode /run/sscard)" = "2750 sscard:sscard-kiosk" ]
+check "the socket is 660 sscard:sscard-kiosk ($(mode /run/sscard/sscardd.sock))" \
+    [ "$(mode /run/sscard/sscardd.sock)" = "660 sscard:sscard-kiosk" ]
+check "/var/lib/sscard is 700 sscard:sscard ($(mode /var/lib/sscard))" [ "$(mode /var/lib/sscard)" = "700 sscard:sscard" ]
+check "every file under /var/lib/sscard is the service's alone" \
+    bash -c '[ -z "$(in_ct find /var/lib/sscard -mindepth 1 -perm /077)" ] && [ -n "$(in_ct find /var/lib/sscard -name outbox.db)" ]'
+check "the kiosk user cannot list the state directory" bash -c '! as_kiosk ls /var/lib/sscard >/dev/null 2>&1'
+check "the kiosk user cannot open the outbox or the list" \
+    bash -c '! as_kiosk cat /var/lib/sscard/outbox.db >/dev/null 2>&1 && ! as_kiosk cat /var/lib/sscard/list.db >/dev/null 2>&1'
+in_ct useradd --system --no-create-home --groups sscard service-group-member
+check "a member of the service's own group sscard is not a kiosk" \
+    bash -c '! in_ct runuser -u service-group-member -- sscardd status >/dev/null 2>&1'
+check "MemoryMax ($(unit_prop MemoryMax)) and TasksMax ($(unit_prop TasksMax)) are set" \
+    bash -c '[ "$(unit_prop MemoryMax)" != infinity ] && [ "$(unit_prop TasksMax)" != infinity ]'
 
 # --- a card: vpcd's packaged reader (port 35963) and the simulated card, inside the container
 in_ct systemd-run --quiet --unit=sscard-sim-card --property=Restart=no \

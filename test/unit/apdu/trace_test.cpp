@@ -85,7 +85,18 @@ TEST_CASE("commands without a PIN data field are shown as they are") {
     CHECK(formatCommandForTrace(hex("00 B0 20 24 02 5E 2C")) == "00 B0 20 24 02 5E 2C");
 }
 
-TEST_CASE("responses are shown in full") {
-    CHECK(formatResponseForTrace(hex("6F 1C 84 90 00")) == "6F 1C 84 90 00");
-    CHECK(formatResponseForTrace(hex("63 C2")) == "63 C2");
+TEST_CASE("answers: a SELECT's FCI and status words in full; holder data masked") {
+    const Bytes select = hex("00 A4 04 00 02 3F 00");
+    CHECK(formatResponseForTrace(select, hex("6F 1C 84 90 00")) == "6F 1C 84 90 00");
+    CHECK(formatResponseForTrace(hex("00 20 00 00 03 12 34 56"), hex("63 C2")) == "63 C2");
+    // EF06 through READ RECORD: an SSN and a name (GB 18030 "张三") must not show.
+    const Bytes ssnRecord = hex("08 12 33 01 02 19 90 01 01 12 34 09 04 D5 C5 C8 FD 90 00");
+    for (const char* read :
+         {"00 B2 08 2C 00", "00 B0 86 00 00", "00 C0 00 00 12", "80 CA 00 00 00"}) {
+        const std::string line = formatResponseForTrace(hex(read), ssnRecord);
+        CHECK(line == "[17 bytes masked] 90 00");
+        CHECK(line.find("33 01 02") == std::string::npos);
+        CHECK(line.find("D5 C5") == std::string::npos);
+    }
+    CHECK(formatResponseForTrace(hex("00 B2 08 2C 00"), hex("6A 83")) == "6A 83");
 }

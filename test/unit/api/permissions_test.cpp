@@ -60,7 +60,7 @@ TEST_CASE("roles allow methods: none nothing, admin everything kiosk can") {
 }
 
 TEST_CASE("roles from uid and groups") {
-    RolesConfig roles;  // kiosk = sscard, admin = sscard-admin
+    RolesConfig roles;  // kiosk = sscard-kiosk, admin = sscard-admin
     roles.personal_data = {"pharmacy"};
 
     Caller root = identify(0, 0, 1, {"root"}, roles);
@@ -73,14 +73,16 @@ TEST_CASE("roles from uid and groups") {
     CHECK(admin.uid == 1000);
     CHECK(admin.pid == 2);
 
-    Caller both = identify(1000, 1000, 2, {"sscard", "sscard-admin"}, roles);
+    Caller both = identify(1000, 1000, 2, {"sscard-kiosk", "sscard-admin"}, roles);
     CHECK(both.role == Role::admin);
 
-    Caller kiosk = identify(1001, 1001, 3, {"sscard"}, roles);
+    Caller kiosk = identify(1001, 1001, 3, {"sscard-kiosk"}, roles);
     CHECK(kiosk.role == Role::kiosk);
+    // The service's own group is no kiosk group by default.
+    CHECK(identify(1003, 1003, 6, {"sscard"}, roles).role == Role::none);
     CHECK_FALSE(mayReceivePersonalData(kiosk));
 
-    Caller pharmacy = identify(1001, 1001, 3, {"sscard", "pharmacy"}, roles);
+    Caller pharmacy = identify(1001, 1001, 3, {"sscard-kiosk", "pharmacy"}, roles);
     CHECK(pharmacy.role == Role::kiosk);
     CHECK(mayReceivePersonalData(pharmacy));
 

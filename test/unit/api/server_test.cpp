@@ -2,6 +2,8 @@
 // it; as root, the caller is admin).
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -10,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <mutex>
@@ -543,4 +546,178 @@ TEST_CASE("Reply::to tests handlers without a server") {
     REQUIRE(got.size() == 3);
     REQUIRE_FALSE(got[2]);
     CHECK(got[2].error().code == kInternalError);
+}
+
+TEST_CASE("more than max_clients_per_user from one uid: busy; other slots stay usable") {
+    TempDir dir;
+    ServerOptions o = optionsIn(dir);
+    o.max_clients_per_user = 2;
+    Server server(o);
+    registerStatus(server);
+    REQUIRE(server.start());
+    LineClient a(server.socketPath()), b(server.socketPath());
+    REQUIRE(waitFor([&] { return server.clientCount() == 2; }));
+    LineClient c(server.socketPath());
+    auto e = c.readJson();
+    REQUIRE(e);
+    CHECK((*e)["error"]["data"]["code"] == "busy");
+    CHECK((*e)["error"]["message"].get<std::string>().find("this user") != std::string::npos);
+    CHECK(c.closedByPeer());
+    CHECK(server.clientCount() == 2);
+    REQUIRE(a.call(1, "status"));
+    expectResponse(a, 1);
+    b.close();
+    REQUIRE(waitFor([&] { return server.clientCount() == 1; }));
+    LineClient d(server.socketPath());
+    REQUIRE(d.call(2, "status"));
+    expectResponse(d, 2);
+}
+
+TEST_CASE("a half-sent line is cut off after line_timeout; whole lines are not") {
+    TempDir dir;
+    ServerOptions o = optionsIn(dir);
+    o.line_timeout = 300ms;
+    Server server(o);
+    registerStatus(server);
+    REQUIRE(server.start());
+    LineClient idle(server.socketPath());     // sends nothing: may stay
+    LineClient partial(server.socketPath());  // half a request, then silence
+    LineClient trickle(server.socketPath());  // a byte now and then, never the '\n'
+    LineClient whole(server.socketPath());
+    REQUIRE(
+        partial.sendRaw(R"({"jsonrpc":"2.0","id":1,"method":"pin.verify","params":{"pin":"12)"));
+    auto start = std::chrono::steady_clock::now();
+    REQUIRE(trickle.sendRaw("{"));
+    for (int i = 0; i < 4; ++i) {
+        std::this_thread::sleep_for(100ms);
+        (void)trickle.sendRaw(" ");
+    }
+    CHECK(partial.closedByPeer(3s));
+    CHECK(std::chrono::steady_clock::now() - start < 2s);
+    CHECK(trickle.closedByPeer(3s));
+    REQUIRE(whole.call(7, "status"));
+    expectResponse(whole, 7);
+    std::this_thread::sleep_for(500ms);
+    REQUIRE(whole.call(8, "status"));
+    expectResponse(whole, 8);
+    REQUIRE(idle.call(9, "status"));
+    expectResponse(idle, 9);
+}
+
+namespace {
+
+// CPU time of the whole process (user + system), for telling a busy loop from a sleeping one.
+std::chrono::microseconds processCpuTime() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    auto tv = [](const timeval& t) {
+        return std::chrono::seconds(t.tv_sec) + std::chrono::microseconds(t.tv_usec);
+    };
+    return std::chrono::duration_cast<std::chrono::microseconds>(tv(u.ru_utime) + tv(u.ru_stime));
+}
+
+// The process's epoll descriptors, by number.
+std::set<int> epollFds() {
+    std::set<int> fds;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        auto target = std::filesystem::read_symlink(e.path(), ec);
+        if (!ec && target.string() == "anon_inode:[eventpoll]")
+            fds.insert(std::stoi(e.path().filename().string()));
+    }
+    return fds;
+}
+
+}  // namespace
+
+TEST_CASE("accept failing with EMFILE does not spin; connections resume once descriptors free") {
+    TempDir dir;
+    ServerOptions o = optionsIn(dir);
+    o.accept_pause = 100ms;
+    std::vector<std::string> logged;
+    std::mutex logMutex;
+    o.log = [&](std::string_view m) {
+        std::lock_guard lock(logMutex);
+        logged.emplace_back(m);
+    };
+    Server server(o);
+    registerStatus(server);
+    REQUIRE(server.start());
+    LineClient before(server.socketPath());
+    REQUIRE(before.call(1, "status"));
+    expectResponse(before, 1);
+
+    rlimit old{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+    rlimit low = old;
+    low.rlim_cur = 64;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    // Every free descriptor but one taken: the client's socket gets it, the server's accept none.
+    std::vector<int> fillers;
+    for (;;) {
+        int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        fillers.push_back(fd);
+    }
+    REQUIRE(!fillers.empty());
+    ::close(fillers.back());
+    fillers.pop_back();
+    LineClient blocked(server.socketPath());
+    REQUIRE(blocked.connected());
+    REQUIRE(blocked.call(2, "status"));
+
+    auto cpuBefore = processCpuTime();
+    std::this_thread::sleep_for(1s);
+    auto cpuUsed = processCpuTime() - cpuBefore;
+    CHECK(cpuUsed < 200ms);  // a spinning accept loop burns the whole second
+    {
+        std::lock_guard lock(logMutex);
+        bool paused = false;
+        for (const auto& m : logged)
+            paused = paused || m.find("not accepting") != std::string::npos;
+        CHECK(paused);
+    }
+    REQUIRE(before.call(3, "status"));  // the open connection still works
+    expectResponse(before, 3);
+
+    for (int fd : fillers) ::close(fd);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+    expectResponse(blocked, 2);  // accepted once the pause is over
+    CHECK_FALSE(server.failed());
+}
+
+TEST_CASE("an epoll failure ends the I/O thread with failed() and on_failure") {
+    TempDir dir;
+    ServerOptions o = optionsIn(dir);
+    std::atomic<int> failures{0};
+    std::string reason;
+    std::mutex reasonMutex;
+    o.on_failure = [&](std::string_view why) {
+        std::lock_guard lock(reasonMutex);
+        reason = why;
+        ++failures;
+    };
+    auto epollBefore = epollFds();
+    Server server(o);
+    registerStatus(server);
+    REQUIRE(server.start());
+    std::set<int> ours;
+    for (int fd : epollFds())
+        if (epollBefore.count(fd) == 0) ours.insert(fd);
+    REQUIRE(ours.size() == 1);
+    CHECK_FALSE(server.failed());
+
+    // The server's epoll descriptor now names /dev/null: its next epoll_wait fails (EINVAL).
+    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE(devnull >= 0);
+    REQUIRE(::dup2(devnull, *ours.begin()) == *ours.begin());
+    ::close(devnull);
+    server.notify("card.removed", json{{"reader", "x"}});  // wakes the I/O thread
+    REQUIRE(waitFor([&] { return server.failed(); }));
+    CHECK(failures.load() == 1);
+    {
+        std::lock_guard lock(reasonMutex);
+        CHECK(reason.find("epoll_wait") != std::string::npos);
+    }
+    server.stop();
 }

@@ -64,7 +64,7 @@ TEST_CASE("defaults are the contract's") {
     CHECK(c.backend.url.empty());
     CHECK(c.backend.terminal_id.empty());
     CHECK(c.backend.ca_file.empty());
-    CHECK(c.roles.kiosk == std::vector<std::string>{"sscard"});
+    CHECK(c.roles.kiosk == std::vector<std::string>{"sscard-kiosk"});
     CHECK(c.roles.admin == std::vector<std::string>{"sscard-admin"});
     CHECK(c.roles.personal_data.empty());
     CHECK(c.log.level == LogLevel::info);
@@ -753,4 +753,15 @@ session_timeout = "45s"
     CHECK(e.key == "hsm.session_timeout");
     e = errorOf("[list]\nunreadable_number = \"maybe\"\n");
     CHECK(e.key == "list.unreadable_number");
+}
+
+TEST_CASE("[api] max_clients_per_user and [backend] max_events: defaults, values, ranges") {
+    Config d = defaultConfig();
+    CHECK(d.api.max_clients_per_user == 32);
+    CHECK(d.backend.max_events == 100'000);
+    CHECK(parsed("[api]\nmax_clients_per_user = 4\n").api.max_clients_per_user == 4);
+    CHECK(parsed("[backend]\nmax_events = 100\n").backend.max_events == 100);
+    CHECK(errorOf("[api]\nmax_clients_per_user = 0\n").key == "api.max_clients_per_user");
+    CHECK(errorOf("[api]\nmax_clients_per_user = 257\n").key == "api.max_clients_per_user");
+    CHECK(errorOf("[backend]\nmax_events = 99\n").key == "backend.max_events");
 }

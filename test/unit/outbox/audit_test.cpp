@@ -215,3 +215,43 @@ TEST_CASE("audit options from the configuration") {
     CHECK(o.max_entries == 1234);
     CHECK_FALSE(o.durable);
 }
+
+TEST_CASE("AuditClock: a wall clock set forward does not run ahead; set back, it is followed") {
+    TimePoint wall = now();
+    std::chrono::milliseconds boot{1'000'000};
+    AuditClock clock([&] { return wall; }, [&] { return boot; });
+    TimePoint start = wall;
+    CHECK(clock.now() == start);
+    boot += 1h;
+    wall += 1h;
+    CHECK(clock.now() == start + 1h);
+    wall += 24h * 3650;  // someone set the clock ten years ahead
+    CHECK(clock.now() == start + 1h);
+    boot += 2h;
+    CHECK(clock.now() == start + 3h);
+    wall = start - 24h;  // set back: prune less, never more
+    CHECK(clock.now() == start - 24h);
+}
+
+TEST_CASE("pruning by the AuditClock keeps the log when the wall clock jumps ahead") {
+    TempDir dir;
+    TimePoint wall = now();
+    std::chrono::milliseconds boot{5'000};
+    auto clock = std::make_shared<AuditClock>([&] { return wall; }, [&] { return boot; });
+    AuditOptions o;
+    o.retention = 90 * 24h;
+    o.prune_every = 1;  // record() prunes too, by the same clock
+    o.clock = clock;
+    auto a = openAudit(dir.db(), o);
+    for (int i = 0; i < 20; ++i) REQUIRE(a->record(checked(wall - 24h + i * 1min)));
+    wall += 24h * 365;  // the wall clock jumps a year ahead
+    boot += 1h;
+    REQUIRE(a->record(checked(wall)));  // an entry stamped by the wrong clock ("the future")
+    auto pruned = a->prune(clock->now());
+    REQUIRE(pruned);
+    CHECK(*pruned == 0);
+    CHECK(*a->count() == 21);
+    // By the wall clock alone, every entry of the last day would have gone.
+    CHECK(*a->prune(wall) == 20);
+    CHECK(*a->count() == 1);
+}

@@ -423,3 +423,49 @@ TEST_CASE("a file that is not a database is an error, not a crash") {
     CHECK(r.error().code == ErrorCode::internal);
     CHECK(r.error().message.find("not a database") != std::string::npos);
 }
+
+TEST_CASE("max_events: card.checked dropped oldest first; other events kept beyond the bound") {
+    TempDir dir;
+    OutboxOptions o;
+    o.max_events = 5;
+    auto box = Outbox::open(dir.db(), o);
+    REQUIRE(box);
+    Outbox& b = **box;
+    std::vector<std::string> checks;
+    for (int i = 0; i < 8; ++i) checks.push_back(enqueueOk(b, "card.checked"));
+    CHECK(*b.count() == 5);
+    CHECK(b.boundStats().dropped == 3);
+    auto left = b.pending(10);
+    REQUIRE(left);
+    REQUIRE(left->size() == 5);
+    CHECK(left->front().event_id == checks[3]);  // the three oldest went
+    CHECK(left->back().event_id == checks[7]);
+
+    // A PIN event is never dropped: stored beyond the bound, and counted.
+    std::string pin = enqueueOk(b, "pin.changed");
+    CHECK(*b.count() == 6);
+    CHECK(b.boundStats().over_bound == 1);
+    // The next check makes room again from the checks, never from the PIN event.
+    enqueueOk(b, "card.checked");
+    CHECK(*b.count() == 5);
+    CHECK(b.boundStats().dropped == 5);
+    REQUIRE(b.markDelivered(pin));
+    CHECK(*b.count() == 4);
+}
+
+TEST_CASE("max_events: with nothing left to drop, a check is not stored and is counted") {
+    TempDir dir;
+    OutboxOptions o;
+    o.max_events = 2;
+    auto box = Outbox::open(dir.db(), o);
+    REQUIRE(box);
+    Outbox& b = **box;
+    enqueueOk(b, "card.activated");
+    enqueueOk(b, "pin.changed");
+    auto refused = b.enqueue("card.checked", kCard, json{{"reader", "r"}});
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == ErrorCode::busy);
+    CHECK(*b.count() == 2);
+    CHECK(b.boundStats().dropped == 1);
+    CHECK(b.boundStats().max_events == 2);
+}
