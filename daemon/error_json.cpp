@@ -6,6 +6,7 @@ nlohmann::json errorJson(const Error& error) {
     nlohmann::json e{{"code", codeName(error.code)}, {"message", error.message}};
     if (error.tries_left) e["tries_left"] = *error.tries_left;
     if (error.pin_state) e["pin_state"] = *error.pin_state;
+    if (error.sw) e["sw"] = swText(*error.sw);
     return e;
 }
 
@@ -24,6 +25,7 @@ std::optional<Error> errorFromJson(const nlohmann::json& document, ErrorCode fal
         error.tries_left = e["tries_left"].get<int>();
     if (e.contains("pin_state") && e["pin_state"].is_string())
         error.pin_state = e["pin_state"].get<std::string>();
+    if (e.contains("sw") && e["sw"].is_string()) error.sw = swFromText(e["sw"].get<std::string>());
     return error;
 }
 

@@ -137,6 +137,7 @@ JsonRpcErrorObject toJsonRpcError(const Error& e) {
     json data = {{"code", std::string(codeName(e.code))}};
     if (e.tries_left) data["tries_left"] = *e.tries_left;
     if (e.pin_state) data["pin_state"] = *e.pin_state;
+    if (e.sw) data["sw"] = swText(*e.sw);
     std::string message = e.message.empty() ? std::string(codeName(e.code)) : e.message;
     return makeJsonRpcError(code, std::move(message), std::move(data));
 }
@@ -160,6 +161,8 @@ std::optional<Error> fromJsonRpcError(const json& error) {
             e.tries_left = t->get<int>();
         if (auto p = data->find("pin_state"); p != data->end() && p->is_string())
             e.pin_state = p->get<std::string>();
+        if (auto w = data->find("sw"); w != data->end() && w->is_string())
+            e.sw = swFromText(w->get_ref<const std::string&>());
     } else if (auto c = error.find("code"); c != error.end() && c->is_number_integer()) {
         if (c->get<int>() == kInvalidParams) e.code = ErrorCode::usage;
     }
