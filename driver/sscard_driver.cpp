@@ -254,8 +254,10 @@ bool isHex(std::string_view s) {
 long hsmStep2(const char* key, char* out) {
     if (key == nullptr) return badInput("pKey is missing", out);
     auto fields = splitFields(key);
-    if (fields.size() < 2 || fields[0].size() < 16 || !isHex(fields[0]) || fields[1].size() != 32 ||
-        !isHex(fields[1]))
+    // Both empty: a 1st/2nd-generation card, which has no authentication to finish.
+    const bool nothingToCompare = fields.size() >= 2 && fields[0].empty() && fields[1].empty();
+    if (!nothingToCompare && (fields.size() < 2 || fields[0].size() < 16 || !isHex(fields[0]) ||
+                              fields[1].size() != 32 || !isHex(fields[1])))
         return badInput(
             "pKey must be <internal result, 16 hex or more>|<external cryptogram, 32 hex>|", out);
     std::lock_guard lock(hsmState().mutex);
