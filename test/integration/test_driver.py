@@ -217,7 +217,7 @@ class ReadTest(DriverTestCase):
 
     def test_hsm_steps_need_a_first_step(self):
         self.assertFails(self.driver.call("iReadCardBas_HSM_Step2", 0, "00" * 16 + "|" + "00" * 16 + "|"),
-                         -23, "传入数据不合法")
+                         -23, "请先执行 iReadCardBas_HSM_Step1")
 
 
 class PinTest(DriverTestCase):

@@ -2,6 +2,7 @@
 // bounds, the reader choice by iType, the card information of iReloadPIN/iUnblockPIN.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -120,7 +121,8 @@ TEST_CASE("iReadCardBas's eleven fields from card.read's answer") {
     // Without holder data and with nulls the layout keeps its eleven fields.
     json bare = json::parse(R"({"atr":null,"card":{"card_id":null,"card_number":"A|B"}})");
     std::string empty = basicCardText(bare, {});
-    CHECK(empty == "||A B||||||||");
+    CHECK(empty == "||A B|||||||||");
+    CHECK(std::count(empty.begin(), empty.end(), '|') == 11);
 }
 
 TEST_CASE("output is GBK and never longer than the buffer, cut on a character boundary") {
