@@ -32,8 +32,10 @@ Error fromTransport(const TransportError& error, std::string_view step) {
 Error fromStatusWord(std::uint16_t sw, std::string_view step) {
     char hex[8];
     std::snprintf(hex, sizeof hex, "%04X", sw);
-    return makeError(ErrorCode::card_error,
-                     std::string(step) + ": card answered " + hex + " (" + describe(sw) + ")");
+    Error e = makeError(ErrorCode::card_error,
+                        std::string(step) + ": card answered " + hex + " (" + describe(sw) + ")");
+    e.sw = sw;
+    return e;
 }
 
 }  // namespace sscard::apdu

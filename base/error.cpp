@@ -104,6 +104,32 @@ int exitStatus(ErrorCode code) {
     return 1;
 }
 
+std::string swText(std::uint16_t sw) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string text(4, '0');
+    for (int i = 3; i >= 0; --i, sw = static_cast<std::uint16_t>(sw >> 4)) text[i] = kHex[sw & 0xF];
+    return text;
+}
+
+std::optional<std::uint16_t> swFromText(std::string_view text) {
+    if (text.size() != 4) return std::nullopt;
+    unsigned value = 0;
+    for (char c : text) {
+        unsigned digit = 0;
+        if (c >= '0' && c <= '9') {
+            digit = static_cast<unsigned>(c - '0');
+        } else if (c >= 'A' && c <= 'F') {
+            digit = static_cast<unsigned>(c - 'A' + 10);
+        } else if (c >= 'a' && c <= 'f') {
+            digit = static_cast<unsigned>(c - 'a' + 10);
+        } else {
+            return std::nullopt;
+        }
+        value = value * 16 + digit;
+    }
+    return static_cast<std::uint16_t>(value);
+}
+
 std::string errorText(const Error& error) {
     return std::string(codeName(error.code)) + ": " + error.message;
 }

@@ -3,6 +3,7 @@
 // so that a CLI exit status, a JSON error and a JSON-RPC error agree.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,15 +52,23 @@ struct Error {
     // PIN is the new one; something after it failed).
     std::optional<std::string> pin_state;
     // A finer cause within the code where a client must tell them apart (docs/api.md#errors):
-    // "no_psam", "psam_algorithm", "psam_no_read_key", "key_blocked".
+    // "no_psam", "psam_algorithm", "psam_no_key", "key_blocked".
     std::optional<std::string> reason;
+    // The card's status word when the failure is one (card_error from an unexpected word, a PIN
+    // pad's 64xx): clients that report status words (the national reader interface) need it.
+    std::optional<std::uint16_t> sw;
 };
+
+// A status word as four upper-case hex digits ("6A82"), as the JSON errors carry it; and back
+// (nullopt unless exactly four hex digits).
+std::string swText(std::uint16_t sw);
+std::optional<std::uint16_t> swFromText(std::string_view text);
 
 // "code: message", for logs.
 std::string errorText(const Error& error);
 
 inline Error makeError(ErrorCode code, std::string message) {
-    return Error{code, std::move(message), std::nullopt, std::nullopt, std::nullopt};
+    return Error{code, std::move(message), std::nullopt, std::nullopt, std::nullopt, std::nullopt};
 }
 
 }  // namespace sscard

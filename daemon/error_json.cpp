@@ -7,6 +7,7 @@ nlohmann::json errorJson(const Error& error) {
     if (error.tries_left) e["tries_left"] = *error.tries_left;
     if (error.pin_state) e["pin_state"] = *error.pin_state;
     if (error.reason) e["reason"] = *error.reason;
+    if (error.sw) e["sw"] = swText(*error.sw);
     return e;
 }
 
@@ -27,6 +28,7 @@ std::optional<Error> errorFromJson(const nlohmann::json& document, ErrorCode fal
         error.pin_state = e["pin_state"].get<std::string>();
     if (e.contains("reason") && e["reason"].is_string())
         error.reason = e["reason"].get<std::string>();
+    if (e.contains("sw") && e["sw"].is_string()) error.sw = swFromText(e["sw"].get<std::string>());
     return error;
 }
 

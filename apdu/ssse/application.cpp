@@ -156,9 +156,11 @@ Expected<void, Error> SsseApplication::select() {
     if (isSuccess(*r)) return {};
     std::uint16_t sw = r->sw();
     if (sw == 0x9303) {
-        return unexpected(makeError(ErrorCode::card_error,
-                                    "the social security application on this card is permanently "
-                                    "blocked (SELECT answered 9303)"));
+        Error e = makeError(ErrorCode::card_error,
+                            "the social security application on this card is permanently "
+                            "blocked (SELECT answered 9303)");
+        e.sw = sw;
+        return unexpected(std::move(e));
     }
     if (r->sw1 == 0x6A || r->sw1 == 0x6D || r->sw1 == 0x6E || r->sw1 == 0x6B || sw == 0x6700 ||
         sw == 0x6999) {

@@ -15,19 +15,28 @@ namespace sscard::ssse {
 
 namespace {
 
+Error withSw(Error e, std::uint16_t sw) {
+    e.sw = sw;
+    return e;
+}
+
 Error authRefused(std::uint16_t sw, std::string_view purpose) {
     std::string what = "EXTERNAL AUTHENTICATE with the " + std::string(purpose) + " key";
     if (sw == 0x6300 || (sw & 0xFFF0) == 0x63C0) {
-        return makeError(
-            ErrorCode::card_error,
-            what + " failed (" + swHex(sw) + "): the key source's key does not match this card");
+        return withSw(makeError(ErrorCode::card_error,
+                                what + " failed (" + swHex(sw) +
+                                    "): the key source's key does not match this card"),
+                      sw);
     }
     if (sw == 0x6A88 || sw == 0x6A83) {
-        return makeError(ErrorCode::card_error, what + ": the card has no such key (" + swHex(sw) +
-                                                    "); check the configured key id");
+        return withSw(
+            makeError(ErrorCode::card_error, what + ": the card has no such key (" + swHex(sw) +
+                                                 "); check the configured key id"),
+            sw);
     }
     if (sw == 0x6983) {
-        return makeError(ErrorCode::card_error, what + ": the key is locked on the card (6983)");
+        return withSw(
+            makeError(ErrorCode::card_error, what + ": the key is locked on the card (6983)"), sw);
     }
     return apdu::fromStatusWord(sw, what);
 }
@@ -60,13 +69,15 @@ Expected<void, Error> authenticatePuk(apdu::Transaction& tx, KeySource& keys,
 
 Error secureMessagingRefused(std::uint16_t sw, std::string_view step) {
     if (sw == 0x6988) {
-        return makeError(ErrorCode::card_error,
-                         std::string(step) + ": the card rejected the MAC (6988)");
+        return withSw(makeError(ErrorCode::card_error,
+                                std::string(step) + ": the card rejected the MAC (6988)"),
+                      sw);
     }
     if (sw == 0x6982 || sw == 0x6985) {
-        return makeError(ErrorCode::card_error,
-                         std::string(step) + ": security conditions not satisfied (" + swHex(sw) +
-                             "): the PUK authentication did not hold");
+        return withSw(makeError(ErrorCode::card_error,
+                                std::string(step) + ": security conditions not satisfied (" +
+                                    swHex(sw) + "): the PUK authentication did not hold"),
+                      sw);
     }
     return apdu::fromStatusWord(sw, step);
 }

@@ -47,9 +47,10 @@ Expected<void, Error> changePin(apdu::Transaction& tx, const SecretPin& oldPin,
     auto r = send(tx, cmd.apdu, "CHANGE PIN");
     if (!r) return unexpected(withPinState(std::move(r).error(), kPinUnknown));
     if (r->sw() == 0x6A80) {
-        return unexpected(withPinState(
-            makeError(ErrorCode::card_error, "CHANGE PIN: the card refused the PIN format (6A80)"),
-            kPinUnchanged));
+        Error e =
+            makeError(ErrorCode::card_error, "CHANGE PIN: the card refused the PIN format (6A80)");
+        e.sw = 0x6A80;
+        return unexpected(withPinState(std::move(e), kPinUnchanged));
     }
     return unchangedOnError(pinOutcome(r->sw(), "CHANGE PIN"));
 }

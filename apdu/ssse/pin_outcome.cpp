@@ -37,19 +37,19 @@ Expected<void, Error> pinOutcome(std::uint16_t sw, std::string_view step) {
         e.tries_left = 0;
         return unexpected(std::move(e));
     }
-    if (sw == 0x6400)
-        return unexpected(makeError(ErrorCode::card_error, "pinpad: PIN entry timed out"));
-    if (sw == 0x6401)
-        return unexpected(makeError(ErrorCode::card_error, "pinpad: PIN entry cancelled"));
-    if (sw == 0x6402) {
-        return unexpected(makeError(ErrorCode::card_error, "pinpad: the new PIN entries differ"));
-    }
-    if (sw == 0x6403) {
-        return unexpected(makeError(ErrorCode::card_error, "pinpad: PIN of the wrong length"));
+    if (sw >= 0x6400 && sw <= 0x6403) {
+        static constexpr const char* kPinpad[] = {
+            "pinpad: PIN entry timed out", "pinpad: PIN entry cancelled",
+            "pinpad: the new PIN entries differ", "pinpad: PIN of the wrong length"};
+        Error e = makeError(ErrorCode::card_error, kPinpad[sw - 0x6400]);
+        e.sw = sw;
+        return unexpected(std::move(e));
     }
     if (sw == 0x6A88) {
-        return unexpected(
-            makeError(ErrorCode::card_error, std::string(step) + ": the card has no PIN (6A88)"));
+        Error e =
+            makeError(ErrorCode::card_error, std::string(step) + ": the card has no PIN (6A88)");
+        e.sw = sw;
+        return unexpected(std::move(e));
     }
     return unexpected(apdu::fromStatusWord(sw, step));
 }

@@ -138,6 +138,7 @@ JsonRpcErrorObject toJsonRpcError(const Error& e) {
     if (e.tries_left) data["tries_left"] = *e.tries_left;
     if (e.pin_state) data["pin_state"] = *e.pin_state;
     if (e.reason) data["reason"] = *e.reason;
+    if (e.sw) data["sw"] = swText(*e.sw);
     std::string message = e.message.empty() ? std::string(codeName(e.code)) : e.message;
     return makeJsonRpcError(code, std::move(message), std::move(data));
 }
@@ -163,6 +164,8 @@ std::optional<Error> fromJsonRpcError(const json& error) {
             e.pin_state = p->get<std::string>();
         if (auto r = data->find("reason"); r != data->end() && r->is_string())
             e.reason = r->get<std::string>();
+        if (auto w = data->find("sw"); w != data->end() && w->is_string())
+            e.sw = swFromText(w->get_ref<const std::string&>());
     } else if (auto c = error.find("code"); c != error.end() && c->is_number_integer()) {
         if (c->get<int>() == kInvalidParams) e.code = ErrorCode::usage;
     }

@@ -42,6 +42,9 @@ nlohmann::json StatusReport::status() {
         {"readers", readerList ? *readerList : nlohmann::json::array()},
         {"list", list()},
         {"issuer_keys", keySourceName(config_.keys.source)},
+        {"terminal_id", config_.backend.terminal_id.empty()
+                            ? nlohmann::json(nullptr)
+                            : nlohmann::json(config_.backend.terminal_id)},
     };
     if (sender_ != nullptr) {
         // The whole sender state: a technician sees why events are not leaving (last_error).

@@ -119,7 +119,7 @@ TEST_CASE("deep nesting is refused before parsing") {
 }
 
 TEST_CASE("contract errors become JSON-RPC error objects") {
-    Error wrong{ErrorCode::pin_wrong, "wrong PIN", 2, std::nullopt, std::nullopt};
+    Error wrong{ErrorCode::pin_wrong, "wrong PIN", 2, std::nullopt, std::nullopt, std::nullopt};
     JsonRpcErrorObject e = toJsonRpcError(wrong);
     CHECK(e.code == kApplicationError);
     CHECK(e.message == "wrong PIN");
@@ -137,7 +137,8 @@ TEST_CASE("contract errors become JSON-RPC error objects") {
 
     // Round trip through the client-side reader.
     for (int i = 0; i <= static_cast<int>(ErrorCode::internal); ++i) {
-        Error in{static_cast<ErrorCode>(i), "m", std::nullopt, std::nullopt, std::nullopt};
+        Error in{
+            static_cast<ErrorCode>(i), "m", std::nullopt, std::nullopt, std::nullopt, std::nullopt};
         auto out = fromJsonRpcError(toJsonRpcError(in).toJson());
         REQUIRE(out);
         CHECK(out->code == in.code);
@@ -155,6 +156,21 @@ TEST_CASE("contract errors become JSON-RPC error objects") {
     auto pulledBack = fromJsonRpcError(toJsonRpcError(pulled).toJson());
     REQUIRE(pulledBack);
     CHECK(pulledBack->pin_state == "unknown");
+    // A card's status word travels in data.sw as four hex digits.
+    Error refused = makeError(ErrorCode::card_error, "VERIFY: card answered 6581");
+    refused.sw = 0x6581;
+    CHECK(toJsonRpcError(refused).data == json{{"code", "card_error"}, {"sw", "6581"}});
+    auto refusedBack = fromJsonRpcError(toJsonRpcError(refused).toJson());
+    REQUIRE(refusedBack);
+    CHECK(refusedBack->sw == 0x6581);
+    CHECK_FALSE(
+        fromJsonRpcError(json{{"message", "x"}, {"data", {{"code", "card_error"}, {"sw", "65"}}}})
+            ->sw);
+    CHECK(swText(0x6A82) == "6A82");
+    CHECK(swText(0x0009) == "0009");
+    CHECK(swFromText("6a82") == 0x6A82);
+    CHECK_FALSE(swFromText("6A8"));
+    CHECK_FALSE(swFromText("6A8G"));
     CHECK_FALSE(fromJsonRpcError(json(5)));
     CHECK(fromJsonRpcError(json{{"code", -32601}, {"message", "x"}})->code == ErrorCode::internal);
 }

@@ -192,7 +192,8 @@ TEST_CASE("notifications get no response - handler errors and exceptions are ans
             reply(makeError(ErrorCode::usage, "pin is required"));
             return;
         }
-        reply(Error{ErrorCode::pin_wrong, "wrong PIN", 2, std::nullopt, std::nullopt});
+        reply(
+            Error{ErrorCode::pin_wrong, "wrong PIN", 2, std::nullopt, std::nullopt, std::nullopt});
         CHECK_FALSE(reply(json{{"ok", true}}));  // a second answer is ignored
     }));
     REQUIRE(server.registerMethod(
@@ -475,7 +476,8 @@ TEST_CASE("the blocking Client: calls, contract errors, notifications") {
     Server server(optionsIn(dir));
     registerStatus(server);
     REQUIRE(server.registerMethod("pin.verify", [](const Caller&, const json&, Reply reply) {
-        reply(Error{ErrorCode::pin_wrong, "wrong PIN", 1, std::nullopt, std::nullopt});
+        reply(
+            Error{ErrorCode::pin_wrong, "wrong PIN", 1, std::nullopt, std::nullopt, std::nullopt});
     }));
     REQUIRE(server.start());
 
@@ -537,7 +539,8 @@ TEST_CASE("Reply::to tests handlers without a server") {
     REQUIRE(got[0]);
     CHECK(*got[0] == json{{"ok", true}});
 
-    Reply::to(sink)(Error{ErrorCode::pin_wrong, "wrong", 3, std::nullopt, std::nullopt});
+    Reply::to(sink)(
+        Error{ErrorCode::pin_wrong, "wrong", 3, std::nullopt, std::nullopt, std::nullopt});
     REQUIRE(got.size() == 2);
     REQUIRE_FALSE(got[1]);
     CHECK(got[1].error().data == json{{"code", "pin_wrong"}, {"tries_left", 3}});

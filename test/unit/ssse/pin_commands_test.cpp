@@ -105,6 +105,7 @@ TEST_CASE("pinpad: features, the commands handed to the reader, outcomes (fake r
     REQUIRE_FALSE(cancelled);
     CHECK(cancelled.error().code == ErrorCode::card_error);
     CHECK(cancelled.error().message.find("cancelled") != std::string::npos);
+    CHECK(cancelled.error().sw == 0x6401);  // for clients that report the pad's outcome
     CHECK(changePinOnPinpad(tx, **found, format));
     REQUIRE(reader.modifyRequests.size() == 1);
     // 80 5E 01 00 07, the current PIN's block, the separator FF, the new PIN's block.
@@ -123,6 +124,7 @@ TEST_CASE("pinpad: features, the commands handed to the reader, outcomes (fake r
     auto differ = changePinOnPinpad(tx, **found, format);
     REQUIRE_FALSE(differ);
     CHECK(differ.error().message.find("differ") != std::string::npos);
+    CHECK(differ.error().sw == 0x6402);
     auto garbled = verifyPinOnPinpad(tx, **found, format);
     REQUIRE_FALSE(garbled);
     CHECK(garbled.error().message.find("instead of SW1 SW2") != std::string::npos);
