@@ -22,7 +22,7 @@ std::string field(const json& object, const char* key) {
     return value;
 }
 
-std::string compactDate(std::string iso) {
+std::string compactDate(const std::string& iso) {
     std::string out;
     for (char c : iso) {
         if (c != '-') out += c;

@@ -123,7 +123,7 @@ AuditLog::AuditLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 AuditLog::~AuditLog() = default;
 
 Expected<std::unique_ptr<AuditLog>, Error> AuditLog::open(const std::filesystem::path& path,
-                                                          AuditOptions options) {
+                                                          const AuditOptions& options) {
     try {
         auto impl = std::make_unique<Impl>();
         impl->options = options;

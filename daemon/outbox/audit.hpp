@@ -100,7 +100,7 @@ class AuditClock {
 class AuditLog {
   public:
     static Expected<std::unique_ptr<AuditLog>, Error> open(const std::filesystem::path& path,
-                                                           AuditOptions options = {});
+                                                           const AuditOptions& options = {});
     ~AuditLog();
     AuditLog(const AuditLog&) = delete;
     AuditLog& operator=(const AuditLog&) = delete;
