@@ -117,12 +117,9 @@ namespace {
 Expected<void, Error> useDiagKeys(ReaderDirectory& readers, const KeysConfig& keys,
                                   const ssse::ReadKeys::KeyUse& fn) {
     if (keys.source == KeySourceKind::file) {
-        ssse::SoftwareKeyOptions options;
-        options.enabled = keys.allow_software_keys;
-        options.warn = [](std::string_view w) {
+        auto source = loadSoftwareKeys(keys, [](std::string_view w) {
             std::fprintf(stderr, "warning: %.*s\n", static_cast<int>(w.size()), w.data());
-        };
-        auto source = ssse::SoftwareKeySource::load(keys.file, options);
+        });
         if (!source) return unexpected(source.error());
         return fn(**source);
     }

@@ -30,4 +30,12 @@ ssse::IssuerKeyIds issuerKeyIds(const KeysConfig& keys) {
     return {byte(keys.card_puk_id)};
 }
 
+Expected<std::unique_ptr<ssse::SoftwareKeySource>, Error> loadSoftwareKeys(
+    const KeysConfig& keys, std::function<void(std::string_view)> warn) {
+    ssse::SoftwareKeyOptions options;
+    options.enabled = keys.allow_software_keys;
+    options.warn = std::move(warn);
+    return ssse::SoftwareKeySource::load(keys.file, std::move(options));
+}
+
 }  // namespace sscard::daemon

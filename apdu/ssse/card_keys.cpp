@@ -45,18 +45,21 @@ std::optional<Bytes> atrHistoricalBytes(ByteView atr) {
                  atr.begin() + static_cast<std::ptrdiff_t>(pos + k));
 }
 
+std::optional<std::uint8_t> algorithmIdFromFci(ByteView fci) {
+    auto objects = apdu::parseBerTlv(fci);
+    if (!objects) return std::nullopt;
+    const auto* tmpl = apdu::findBerTlv(*objects, 0x9F0C);
+    if (tmpl == nullptr) return std::nullopt;
+    // 9F0C is primitive by its tag bits; its value holds 86 01 xx.
+    auto inner = apdu::parseBerTlv(tmpl->value);
+    if (!inner) return std::nullopt;
+    const auto* a = apdu::findBerTlv(*inner, 0x86);
+    if (a == nullptr || a->value.size() != 1) return std::nullopt;
+    return a->value[0];
+}
+
 Expected<crypto::CardCipher, Error> cipherFromFci(ByteView fci, std::string_view cardId) {
-    std::optional<std::uint8_t> algorithm;
-    if (auto objects = apdu::parseBerTlv(fci)) {
-        if (const auto* tmpl = apdu::findBerTlv(*objects, 0x9F0C)) {
-            // 9F0C is primitive by its tag bits; its value holds 86 01 xx.
-            if (auto inner = apdu::parseBerTlv(tmpl->value)) {
-                if (const auto* a = apdu::findBerTlv(*inner, 0x86); a && a->value.size() == 1) {
-                    algorithm = a->value[0];
-                }
-            }
-        }
-    }
+    std::optional<std::uint8_t> algorithm = algorithmIdFromFci(fci);
     if (!algorithm) algorithm = cardId.substr(0, 2) == "11" ? 0x02 : 0x01;
     switch (*algorithm) {
         case 0x01:

@@ -2,6 +2,7 @@
 // the key, the card's cipher (from its FCI) and its diversification factors (card id, ATR).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,8 @@ struct CardKeyContext {
 Expected<CardKeyContext, Error> cardKeyContext(crypto::CardCipher cipher, std::string_view cardId,
                                                ByteView atr);
 
+// The algorithm id of the SSSE FCI (9F0C → 86 01 xx); nullopt when the FCI has none.
+std::optional<std::uint8_t> algorithmIdFromFci(ByteView fci);
 // The card's cipher from the SSSE FCI: 9F0C → 86 = 01 DES/3DES, 03 SM4 (02 SSF33: not supported,
 // card_error). Without the template, a card id starting with region "11" means SSF33, otherwise DES
 // (docs/card.md#fci-and-the-algorithm-id).

@@ -3,7 +3,6 @@
 #include "apdu/outcome.hpp"
 #include "apdu/ssse/authentication.hpp"
 #include "apdu/ssse/card_keys.hpp"
-#include "apdu/tlv.hpp"
 #include "crypto/random.hpp"
 #include "daemon/card_json.hpp"
 #include "daemon/key_config.hpp"
@@ -27,20 +26,6 @@ struct HsmReads::Session {
 };
 
 namespace {
-
-// The card's algorithm byte from its FCI (9F0C … 86 01 xx), "01" when absent.
-std::string algorithmOf(ByteView fci) {
-    auto objects = apdu::parseBerTlv(fci);
-    if (objects) {
-        if (const auto* tmpl = apdu::findBerTlv(*objects, 0x9F0C)) {
-            if (auto inner = apdu::parseBerTlv(tmpl->value)) {
-                if (const auto* a = apdu::findBerTlv(*inner, 0x86); a && a->value.size() == 1)
-                    return toHex(a->value);
-            }
-        }
-    }
-    return "01";
-}
 
 // 128 random bits: a session id no other connection can guess.
 Expected<std::string, Error> newSessionId() {
@@ -176,7 +161,8 @@ Expected<HsmStep1, Error> HsmReads::begin(std::uint64_t owner,
     out.region = s->card.region.value_or(s->card.card_id->substr(0, 6));
     auto historical = ssse::atrHistoricalBytes(card.atr());
     out.atrHist = historical ? toHex(*historical) : "";
-    out.algorithm = algorithmOf(*fci);
+    // The interface's 算法标识: "01" when the FCI names none.
+    out.algorithm = toHex(Bytes{ssse::algorithmIdFromFci(*fci).value_or(0x01)});
     out.cardId = *s->card.card_id;
     out.terminalSerial = config_.backend.terminal_id;
     s->authenticate = s->card.generation >= 3;

@@ -8,10 +8,7 @@ namespace sscard::daemon {
 
 Expected<void, Error> KeyAccess::load() {
     if (config_.keys.source != KeySourceKind::file) return {};
-    ssse::SoftwareKeyOptions options;
-    options.enabled = config_.keys.allow_software_keys;
-    options.warn = [](std::string_view w) { logWarn(std::string(w)); };
-    auto keys = ssse::SoftwareKeySource::load(config_.keys.file, options);
+    auto keys = loadSoftwareKeys(config_.keys, [](std::string_view w) { logWarn(std::string(w)); });
     if (!keys) return unexpected(keys.error());
     softwareKeys_ = std::move(*keys);
     return {};
