@@ -38,6 +38,6 @@ if [ "${SSCARD_LINTIAN:-1}" != 0 ]; then
     # debian/*.lintian-overrides with their reasons.
     lintian --fail-on error,warning --display-info "$changes"
 fi
-rm -f "$out"/sscard*_"$arch".deb
-cp "$work"/sscard*_"${version}"_"$arch".deb "$out"/
+rm -f "$out"/*_"$arch".deb
+cp "$work"/*_"${version}"_"$arch".deb "$out"/
 ls -l "$out"/*_"$arch".deb

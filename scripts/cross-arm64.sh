@@ -80,8 +80,8 @@ chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LAN
     /bin/sh -ec "cd /build/sscard-$version && dpkg-buildpackage -a arm64 -b -us -uc"
 echo "cross-arm64: build and unit tests under qemu in $((SECONDS - t1)) s"
 
-rm -f "$out"/sscard*_arm64.deb
-cp "$root/build"/sscard*_"${version}"_arm64.deb "$out"/
+rm -f "$out"/*_arm64.deb
+cp "$root/build"/*_"${version}"_arm64.deb "$out"/
 lintian --fail-on error,warning --display-info "$root/build/sscard_${version}_arm64.changes"
 for d in "$out"/*_arm64.deb; do
     printf '%s: %s\n' "$(basename "$d")" "$(dpkg-deb -f "$d" Architecture)"

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # installed-service.sh DEBDIR [UPGRADEDIR]
 #
-# Installs the built packages (DEBDIR/sscard_*.deb, sscard-feed_*.deb) in a Debian 12 container booted
-# with systemd-nspawn -b (private network: its pcscd, vpcd and simulated card never touch the host's
-# test readers on ports 40000-40003), and checks the service as an integrator would get it:
+# Installs the built packages (DEBDIR/sscard_*.deb, sscard-feed_*.deb, libsscarddriver1_*.deb) in a
+# Debian 12 container booted with systemd-nspawn -b (private network: its pcscd, vpcd and simulated
+# card never touch the host's test readers on ports 40000-40003), and checks the service as an
+# integrator would get it:
 #   the unit is enabled and active after install, with no feed set (status and journal say so);
-#   a member of the kiosk group gets `status` and `card.read` through the API socket, and can open
-#   nothing under the state directory (0700, files 0600); the service's own group is no kiosk group;
+#   a member of the kiosk group gets `status` and `card.read` through the API socket, and the national
+#   interface's answers through the installed libSSCardDriver.so.1 (holder data only once its group is
+#   in [roles] personal_data); it can open nothing under the state directory (0700, files 0600);
+#   the service's own group is no kiosk group;
 #   the unit has MemoryMax and TasksMax;
 #   an inserted card is checked (journal line, priority info);
 #   `systemctl stop` ends the service cleanly (exit 0);
@@ -37,7 +40,7 @@ check() { # check DESCRIPTION COMMAND...
     if "$@"; then ok "$what"; else bad "$what"; fi
 }
 
-debs=("$debdir"/sscard_*.deb "$debdir"/sscard-feed_*.deb)
+debs=("$debdir"/sscard_*.deb "$debdir"/sscard-feed_*.deb "$debdir"/libsscarddriver1_*.deb)
 for d in "${debs[@]}"; do [ -f "$d" ] || { echo "package-test: no $d" >&2; exit 2; }; done
 
 # The packages' runtime dependencies go into the cached tree, so that dpkg -i works without network.
@@ -49,7 +52,7 @@ bash "$here/rootfs.sh" "$root" $deps
 mkdir -p "$work/debs" "$work/upgrade"
 cp "${debs[@]}" "$work/debs/"
 if [ -n "$upgradedir" ]; then
-    cp "$upgradedir"/sscard_*.deb "$upgradedir"/sscard-feed_*.deb "$work/upgrade/"
+    cp "$upgradedir"/sscard_*.deb "$upgradedir"/sscard-feed_*.deb "$upgradedir"/libsscarddriver1_*.deb "$work/upgrade/"
 else
     # The same build with a higher version: what an upgrade looks like to dpkg and the maintainer
     # scripts (configuration, state, restart) without a second full build.
@@ -63,7 +66,7 @@ else
     done
     rm -rf "$work/repack"
 fi
-cp "$here/api_call.py" "$work/"
+cp "$here/api_call.py" "$here/driver_call.py" "$work/"
 # The same files as the container sees them.
 ct_debs=()
 for d in "$work"/debs/*.deb; do ct_debs+=("/opt/sscard-test/debs/$(basename "$d")"); done
@@ -128,6 +131,28 @@ journal_has() { in_ct journalctl -u sscardd.service -o cat --no-pager | grep -qF
 # From here on every check runs and is counted, whatever failed before it.
 set +e
 
+# --- the development package, used as an integrator's build uses it: pkg-config, the header, the
+# link-time name, and the program running against the runtime package (no service: -11)
+dev=$work/dev
+mkdir -p "$dev/root"
+for d in "$debdir"/libsscarddriver1_*.deb "$debdir"/libsscarddriver-dev_*.deb; do dpkg-deb -x "$d" "$dev/root"; done
+cat >"$dev/uses_driver.c" <<'C'
+#include <SSCardDriver.h>
+#include <stdio.h>
+int main(void) {
+    char out[1024];
+    long code = iCheckCard(1, out);
+    printf("%ld\n", code);
+    return 0;
+}
+C
+pcdir=$(dirname "$(find "$dev/root" -name sscarddriver.pc)")
+check "libsscarddriver-dev: a C program builds with pkg-config's flags and links -lSSCardDriver" bash -c '
+    cd "$1" && cc -o uses_driver uses_driver.c \
+        $(PKG_CONFIG_SYSROOT_DIR=$1/root PKG_CONFIG_LIBDIR=$2 pkg-config --cflags --libs sscarddriver)' _ "$dev" "$pcdir"
+check "libsscarddriver-dev: that program runs on libSSCardDriver.so.1 and says -11 without a service" bash -c '
+    [ "$(SSCARD_SOCKET=$1/none.sock LD_LIBRARY_PATH=$(dirname "$2") "$1/uses_driver")" = -11 ]' _ "$dev" "$pcdir"
+
 # --- install
 in_ct dpkg -i "${ct_debs[@]}" </dev/null >"$work/install.log" 2>&1 ||
     { cat "$work/install.log"; bad "dpkg -i of the packages"; }
@@ -186,6 +211,31 @@ echo "    card.read: ${read_answer:0:160}"
 check "card.read as a kiosk-group user returns the card" \
     python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["result"]["card"]["card_number"]=="548426015" else 1)' "$read_answer"
 
+# --- the national interface through the installed library, as a kiosk application loads it
+driver() { as_kiosk python3 /opt/sscard-test/driver_call.py "$@" 2>&1 || true; }
+answer=$(driver iCheckCard 1)
+echo "    iCheckCard: $answer"
+check "libSSCardDriver.so.1: iCheckCard as a kiosk-group user says deny|no_list|" [ "$answer" = "0 deny|no_list|" ]
+answer=$(driver iReadCardBas 1)
+echo "    iReadCardBas without the personal-data right: $answer"
+check "libSSCardDriver.so.1: iReadCardBas without the personal-data right is refused (-13)" [ "${answer%% *}" = -13 ]
+in_ct sed -i 's/^personal_data = \[\]/personal_data = ["sscard-kiosk"]/' /etc/sscard/sscardd.toml
+in_ct systemctl restart sscardd.service
+answer=$(driver iReadCardBas 1)
+echo "    iReadCardBas with it, of the 3rd-generation card: $answer"
+check "libSSCardDriver.so.1: that card's holder data needs the HSM steps (-2203)" [ "${answer%% *}" = -2203 ]
+# A 2nd-generation card, whose holder data is free to read, in place of the 3rd-generation one.
+in_ct systemctl stop sscard-sim-card.service
+in_ct systemd-run --quiet --unit=sscard-sim-card --property=Restart=no \
+    /usr/bin/python3 /opt/sscard-sim/vpcd_card.py --profile gen2 --port "$VPCD_PORT" --reconnect
+wait_for 30 journal_has "card R47***862"
+answer=$(driver iReadCardBas 1)
+echo "    iReadCardBas of a 2nd-generation card: $answer"
+check "libSSCardDriver.so.1: iReadCardBas gives eleven fields, GBK, with the card's number and name" \
+    bash -c '[ "${1%% *}" = 0 ] && [ "$(cut -d"|" -f3,5 <<<"${1#* }")" = "R47708862|陈静" ] &&
+        [ "$(tr -cd "|" <<<"${1#* }")" = "|||||||||||" ]' _ "$answer"
+in_ct sed -i 's/^personal_data = \["sscard-kiosk"\]/personal_data = []/' /etc/sscard/sscardd.toml
+
 # --- stop cleanly, start again
 check "systemctl stop exits 0" in_ct systemctl stop sscardd.service
 check "the service ended with status 0 (Result=success)" \
@@ -229,11 +279,12 @@ check "upgrade restarted the service" wait_for 20 bash -c \
 
 # --- remove stops, purge cleans up
 in_ct systemctl stop sscard-sim-card.service 2>/dev/null || true
-in_ct dpkg -r sscard sscard-feed </dev/null >"$work/remove.log" 2>&1 || { cat "$work/remove.log"; bad "dpkg -r"; }
+in_ct dpkg -r sscard sscard-feed libsscarddriver1 </dev/null >"$work/remove.log" 2>&1 || { cat "$work/remove.log"; bad "dpkg -r"; }
 check "remove stopped the service" [ "$(unit_prop ActiveState)" != active ]
 check "remove removed the binaries" in_ct test ! -e /usr/sbin/sscardd -a ! -e /usr/bin/sscard-feed
+check "remove removed the library" bash -c '[ -z "$(in_ct find /usr/lib -name "libSSCardDriver*")" ]'
 check "remove kept the configuration and the state" in_ct test -f /etc/sscard/sscardd.toml -a -d /var/lib/sscard
-in_ct dpkg -P sscard sscard-feed </dev/null >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; bad "dpkg -P"; }
+in_ct dpkg -P sscard sscard-feed libsscarddriver1 </dev/null >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; bad "dpkg -P"; }
 check "purge removed /etc/sscard" in_ct test ! -e /etc/sscard
 check "purge removed /var/lib/sscard" in_ct test ! -e /var/lib/sscard
 check "purge removed /run/sscard" in_ct test ! -e /run/sscard
