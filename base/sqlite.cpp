@@ -88,6 +88,15 @@ Expected<Stmt, Error> Db::prepare(const char* sql) {
     return Stmt(s);
 }
 
+Expected<void, Error> Db::prepareAll(std::initializer_list<StatementSlot> slots) {
+    for (const auto& slot : slots) {
+        auto st = prepare(slot.sql.c_str());
+        if (!st) return unexpected(st.error());
+        *slot.stmt = std::move(*st);
+    }
+    return {};
+}
+
 std::int64_t Db::changes() const {
     return sqlite3_changes64(db_);
 }

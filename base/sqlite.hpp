@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +53,12 @@ class Db {
     Expected<void, Error> setPragma(std::string_view name, std::int64_t value);
     // A statement kept for reuse (SQLITE_PREPARE_PERSISTENT).
     Expected<Stmt, Error> prepare(const char* sql);
+    // A module's statements, prepared in order into their slots; the first failure is returned.
+    struct StatementSlot {
+        Stmt* stmt;
+        std::string sql;
+    };
+    Expected<void, Error> prepareAll(std::initializer_list<StatementSlot> slots);
     Error fail(std::string_view what) const;  // "<what>: <SQLite's message>" with our code
     std::int64_t changes() const;
     std::int64_t lastInsertRowid() const;

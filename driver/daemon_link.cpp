@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/errno_text.hpp"
+
 namespace sscard::driver {
 
 namespace {
@@ -18,11 +20,6 @@ using nlohmann::json;
 
 constexpr const char* kDefaultSocket = "/run/sscard/sscardd.sock";
 constexpr std::size_t kMaxAnswer = 4 * 1024 * 1024;
-
-std::string errnoMessage(int err) {
-    char buf[128];
-    return strerror_r(err, buf, sizeof buf);
-}
 
 Failure failureFromError(const json& error) {
     Failure f = makeFailure("internal", "sscardd reported an error");
@@ -77,14 +74,13 @@ Expected<DaemonLink, Failure> DaemonLink::open(const std::string& path) {
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, path.data(), path.size());
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return unexpected(makeFailure("daemon_unreachable", "socket: " + errnoMessage(errno)));
+    if (fd < 0) return unexpected(makeFailure("daemon_unreachable", "socket: " + errnoText(errno)));
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
         int err = errno;
         ::close(fd);
         return unexpected(
             makeFailure(err == EACCES || err == EPERM ? "not_allowed" : "daemon_unreachable",
-                        "cannot connect to sscardd at " + path + ": " + errnoMessage(err)));
+                        "cannot connect to sscardd at " + path + ": " + errnoText(err)));
     }
     return DaemonLink(fd);
 }
@@ -126,7 +122,7 @@ Expected<json, Failure> DaemonLink::call(std::string_view method, std::string_vi
             int err = errno;
             wipe(line);
             return unexpected(
-                makeFailure("daemon_lost", "cannot send to sscardd: " + errnoMessage(err)));
+                makeFailure("daemon_lost", "cannot send to sscardd: " + errnoText(err)));
         }
         off += static_cast<std::size_t>(n);
     }
@@ -163,7 +159,7 @@ Expected<json, Failure> DaemonLink::readAnswer(long long id,
         pollfd p{fd_, POLLIN, 0};
         int rc = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1 << 30)));
         if (rc < 0 && errno == EINTR) continue;
-        if (rc < 0) return unexpected(makeFailure("daemon_lost", "poll: " + errnoMessage(errno)));
+        if (rc < 0) return unexpected(makeFailure("daemon_lost", "poll: " + errnoText(errno)));
         if (rc == 0) continue;
         char buf[16384];
         ssize_t n = ::recv(fd_, buf, sizeof buf, 0);

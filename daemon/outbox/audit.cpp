@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "base/sqlite.hpp"
+#include "daemon/outbox/outbox.hpp"
 
 namespace sscard::outbox {
 
@@ -33,16 +34,6 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
 )sql";
-
-bool isKind(std::string_view t) {
-    if (t.empty() || t.size() > 64) return false;
-    for (char c : t) {
-        bool ok =
-            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
-}
 
 std::string_view cut(std::string_view s) {
     if (s.size() <= kMaxText) return s;
@@ -137,19 +128,16 @@ Expected<std::unique_ptr<AuditLog>, Error> AuditLog::open(const std::filesystem:
         if (!db) return unexpected(db.error());
         impl->db = std::move(*db);
         if (auto r = impl->db.exec(kSchema); !r) return unexpected(r.error());
-        struct {
-            sqlite::Stmt* stmt;
-            const char* sql;
-        } stmts[] = {
+        auto prepared = impl->db.prepareAll({
             {&impl->insert,
-             "INSERT INTO audit (at, kind, reader, card_id, region, card_number, decision, reason, "
-             "list_version, list_age_s, code, event_id) "
+             "INSERT INTO audit (at, kind, reader, card_id, region, card_number, decision, "
+             "reason, list_version, list_age_s, code, event_id) "
              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
             {&impl->by_age,
              "DELETE FROM audit WHERE id IN "
              "(SELECT id FROM audit WHERE at < ?1 ORDER BY at LIMIT ?2)"},
-            // Rows with id > max(id) - N are at most N (ids are unique integers), so this keeps at
-            // most the newest N rows without counting the table.
+            // Rows with id > max(id) - N are at most N (ids are unique integers), so this keeps
+            // at most the newest N rows without counting the table.
             {&impl->by_count,
              "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE id <= "
              "(SELECT max(id) FROM audit) - ?1 ORDER BY id LIMIT ?2)"},
@@ -157,12 +145,8 @@ Expected<std::unique_ptr<AuditLog>, Error> AuditLog::open(const std::filesystem:
              "SELECT id, at, kind, reader, card_id, region, card_number, decision, reason, "
              "list_version, list_age_s, code, event_id FROM audit ORDER BY id DESC LIMIT ?1"},
             {&impl->count, "SELECT count(*) FROM audit"},
-        };
-        for (auto& s : stmts) {
-            auto st = impl->db.prepare(s.sql);
-            if (!st) return unexpected(st.error());
-            *s.stmt = std::move(*st);
-        }
+        });
+        if (!prepared) return unexpected(prepared.error());
         return std::unique_ptr<AuditLog>(new AuditLog(std::move(impl)));
     } catch (const std::exception& e) {
         return unexpected(makeError(ErrorCode::internal, std::string("audit: ") + e.what()));
@@ -170,7 +154,7 @@ Expected<std::unique_ptr<AuditLog>, Error> AuditLog::open(const std::filesystem:
 }
 
 Expected<std::int64_t, Error> AuditLog::record(const AuditRecord& r) {
-    if (!isKind(r.kind)) {
+    if (!isEventTypeName(r.kind)) {
         return unexpected(
             makeError(ErrorCode::internal, "audit: bad kind (want [a-z0-9._-]{1,64})"));
     }

@@ -1,9 +1,11 @@
 #include "daemon/outbox/outbox.hpp"
 
 #include <sqlite3.h>
+#include <systemd/sd-id128.h>
 
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <exception>
 #include <optional>
@@ -40,16 +42,6 @@ constexpr const char* kColumns =
 
 Error invalid(std::string msg) {
     return makeError(ErrorCode::internal, "outbox: " + std::move(msg));
-}
-
-bool isTypeName(std::string_view t) {
-    if (t.empty() || t.size() > 64) return false;
-    for (char c : t) {
-        bool ok =
-            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
 }
 
 bool endsWith(std::string_view s, std::string_view suffix) {
@@ -116,19 +108,30 @@ bool isPinLikeKey(std::string_view key) {
            n == "pin_code" || n == "pincode";
 }
 
+bool isEventTypeName(std::string_view t) {
+    if (t.empty() || t.size() > 64) return false;
+    for (char c : t) {
+        bool ok =
+            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
 Expected<std::string, Error> newUuidV4() {
-    // Version 4, variant 1, from the CSPRNG; a failing source fails the event, never a weaker id.
-    auto random = crypto::randomBytes(16);
+    // The bits from the one random seam (crypto::randomBytes, so that a failing source fails the
+    // event and tests can make it fail); the version/variant bits and the text from libsystemd.
+    auto random = crypto::randomBytes(sizeof(sd_id128_t));
     if (!random) {
         return unexpected(makeError(ErrorCode::internal,
                                     "cannot make a random event id: " + random.error().message));
     }
-    Bytes& b = *random;
-    b[6] = static_cast<std::uint8_t>((b[6] & 0x0F) | 0x40);
-    b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);
-    std::string hex = crypto::toLowerHex(b);
-    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
-           hex.substr(16, 4) + "-" + hex.substr(20);
+    sd_id128_t id{};
+    std::memcpy(id.bytes, random->data(), sizeof id.bytes);
+    id.bytes[6] = static_cast<std::uint8_t>((id.bytes[6] & 0x0F) | 0x40);  // version 4
+    id.bytes[8] = static_cast<std::uint8_t>((id.bytes[8] & 0x3F) | 0x80);  // variant 1 (RFC 4122)
+    std::array<char, SD_ID128_UUID_STRING_MAX> text{};
+    return std::string(sd_id128_to_uuid_string(id, text.data()));
 }
 
 std::string rfc3339(TimePoint t) {
@@ -216,10 +219,7 @@ Expected<std::unique_ptr<Outbox>, Error> Outbox::open(const std::filesystem::pat
         if (auto r = impl->db.exec(kSchema); !r) return unexpected(r.error());
 
         const std::string cols = kColumns;
-        struct {
-            sqlite::Stmt* stmt;
-            std::string sql;
-        } stmts[] = {
+        auto prepared = impl->db.prepareAll({
             {&impl->insert,
              "INSERT INTO outbox (event_id, type, created_at, body) VALUES (?1, ?2, ?3, ?4)"},
             {&impl->pending, "SELECT " + cols + " FROM outbox ORDER BY seq LIMIT ?1"},
@@ -235,12 +235,8 @@ Expected<std::unique_ptr<Outbox>, Error> Outbox::open(const std::filesystem::pat
             {&impl->dropOldest,
              "DELETE FROM outbox WHERE seq IN "
              "(SELECT seq FROM outbox WHERE type = ?1 ORDER BY seq LIMIT ?2)"},
-        };
-        for (auto& s : stmts) {
-            auto st = impl->db.prepare(s.sql.c_str());
-            if (!st) return unexpected(st.error());
-            *s.stmt = std::move(*st);
-        }
+        });
+        if (!prepared) return unexpected(prepared.error());
         return std::unique_ptr<Outbox>(new Outbox(std::move(impl)));
     } catch (const std::exception& e) {
         return unexpected(invalid(std::string("cannot open: ") + e.what()));
@@ -251,7 +247,7 @@ Expected<std::string, Error> Outbox::enqueue(std::string_view type, const CardRe
                                              const nlohmann::json& extra) {
     std::string id;
     try {
-        if (!isTypeName(type))
+        if (!isEventTypeName(type))
             return unexpected(invalid("bad event type (want [a-z0-9._-]{1,64})"));
         if (!extra.is_null() && !extra.is_object()) {
             return unexpected(invalid("extra event fields must be a JSON object"));

@@ -99,7 +99,11 @@ inline constexpr std::size_t kMaxEventBytes = 64 * 1024;
 // any key ending in "puk". Keys that merely start with "pin" ("pin_source", "pin_tries") pass.
 bool isPinLikeKey(std::string_view key);
 
-// A random UUID v4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", lower case) from crypto::randomBytes;
+// An event type or audit kind: 1-64 characters of [a-z0-9._-] ("card.checked", "pin.reset").
+bool isEventTypeName(std::string_view name);
+
+// A random UUID v4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", lower case): bits from
+// crypto::randomBytes, text from libsystemd's sd_id128_to_uuid_string;
 // an internal error if the random source fails (then enqueue stores nothing and fails too).
 Expected<std::string, Error> newUuidV4();
 

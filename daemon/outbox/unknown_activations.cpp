@@ -48,10 +48,7 @@ Expected<std::unique_ptr<UnknownActivations>, Error> UnknownActivations::open(
         if (!db) return unexpected(db.error());
         impl->db = std::move(*db);
         if (auto r = impl->db.exec(kSchema); !r) return unexpected(r.error());
-        struct {
-            sqlite::Stmt* stmt;
-            const char* sql;
-        } stmts[] = {
+        auto prepared = impl->db.prepareAll({
             {&impl->upsert,
              "INSERT INTO unknown_activation (card, old_card, at) VALUES (?1, ?2, ?3) "
              "ON CONFLICT(card) DO UPDATE SET old_card = excluded.old_card, at = excluded.at"},
@@ -59,12 +56,8 @@ Expected<std::unique_ptr<UnknownActivations>, Error> UnknownActivations::open(
             {&impl->select,
              "SELECT card, old_card, at FROM unknown_activation WHERE card = ?1 AND at >= ?2"},
             {&impl->remove, "DELETE FROM unknown_activation WHERE card = ?1"},
-        };
-        for (auto& s : stmts) {
-            auto st = impl->db.prepare(s.sql);
-            if (!st) return unexpected(st.error());
-            *s.stmt = std::move(*st);
-        }
+        });
+        if (!prepared) return unexpected(prepared.error());
         return std::unique_ptr<UnknownActivations>(new UnknownActivations(std::move(impl)));
     } catch (const std::exception& e) {
         return unexpected(
