@@ -15,6 +15,8 @@ packages=(
   # packages (scripts/build-packages.sh), manual pages, the installed-service test in a container
   # (test/package/), the arm64 cross build's chroot (scripts/cross-arm64.sh)
   debhelper dpkg-dev fakeroot lintian scdoc debootstrap systemd-container
+  # the bash completions, checked against the commands' --help (test/package/test_completion.py)
+  bash-completion
 )
 
 missing=()
