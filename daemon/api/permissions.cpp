@@ -186,25 +186,24 @@ std::optional<Caller> identifyPeer(int fd, const RolesConfig& roles) {
     // The kernel's own view of the peer's supplementary groups (as they were at connect time):
     // right even for users that only get a group through systemd's SupplementaryGroups= or a
     // group the process dropped (then it does not count).
-    std::vector<gid_t> gids{cred.gid};
+    std::optional<std::vector<gid_t>> gids;
     std::vector<gid_t> supplementary(64);
     for (int attempt = 0; attempt < 8; ++attempt) {
         socklen_t bytes = static_cast<socklen_t>(supplementary.size() * sizeof(gid_t));
         if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, supplementary.data(), &bytes) == 0) {
             supplementary.resize(bytes / sizeof(gid_t));
-            gids.insert(gids.end(), supplementary.begin(), supplementary.end());
+            gids = std::vector<gid_t>{cred.gid};
+            gids->insert(gids->end(), supplementary.begin(), supplementary.end());
             break;
         }
-        if (errno == ERANGE) {
-            supplementary.resize(
-                std::max<std::size_t>(bytes / sizeof(gid_t), supplementary.size() * 2));
-            continue;
-        }
-        // Old kernel (ENOPROTOOPT): ask the user database instead.
-        gids = userGroups(cred.uid, cred.gid);
-        break;
+        if (errno != ERANGE) break;
+        supplementary.resize(
+            std::max<std::size_t>(bytes / sizeof(gid_t), supplementary.size() * 2));
     }
-    return identify(cred.uid, cred.gid, cred.pid, groupNames(gids), roles);
+    // An old kernel (ENOPROTOOPT), or one that keeps answering ERANGE (qemu-user does, whatever the
+    // size): ask the user database instead.
+    if (!gids) gids = userGroups(cred.uid, cred.gid);
+    return identify(cred.uid, cred.gid, cred.pid, groupNames(*gids), roles);
 }
 
 }  // namespace sscard::api

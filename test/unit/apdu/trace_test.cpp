@@ -85,7 +85,7 @@ TEST_CASE("commands without a PIN data field are shown as they are") {
     CHECK(formatCommandForTrace(hex("00 B0 20 24 02 5E 2C")) == "00 B0 20 24 02 5E 2C");
 }
 
-TEST_CASE("answers: a SELECT's FCI and status words in full; holder data masked") {
+TEST_CASE("answers: a SELECT's FCI and status words in full - holder data masked") {
     const Bytes select = hex("00 A4 04 00 02 3F 00");
     CHECK(formatResponseForTrace(select, hex("6F 1C 84 90 00")) == "6F 1C 84 90 00");
     CHECK(formatResponseForTrace(hex("00 20 00 00 03 12 34 56"), hex("63 C2")) == "63 C2");

@@ -551,7 +551,7 @@ TEST_CASE("Reply::to tests handlers without a server") {
     CHECK(got[2].error().code == kInternalError);
 }
 
-TEST_CASE("more than max_clients_per_user from one uid: busy; other slots stay usable") {
+TEST_CASE("more than max_clients_per_user from one uid: busy - other slots stay usable") {
     TempDir dir;
     ServerOptions o = optionsIn(dir);
     o.max_clients_per_user = 2;
@@ -576,7 +576,7 @@ TEST_CASE("more than max_clients_per_user from one uid: busy; other slots stay u
     expectResponse(d, 2);
 }
 
-TEST_CASE("a half-sent line is cut off after line_timeout; whole lines are not") {
+TEST_CASE("a half-sent line is cut off after line_timeout - whole lines are not") {
     TempDir dir;
     ServerOptions o = optionsIn(dir);
     o.line_timeout = 300ms;
@@ -633,7 +633,7 @@ std::set<int> epollFds() {
 
 }  // namespace
 
-TEST_CASE("accept failing with EMFILE does not spin; connections resume once descriptors free") {
+TEST_CASE("accept failing with EMFILE does not spin - connections resume once descriptors free") {
     TempDir dir;
     ServerOptions o = optionsIn(dir);
     o.accept_pause = 100ms;

@@ -138,7 +138,7 @@ TEST_CASE("http client: only http and https") {
     CHECK_FALSE(r.ok());
 }
 
-TEST_CASE("redactUrl: user and password never leave; other URLs unchanged") {
+TEST_CASE("redactUrl: user and password never leave - other URLs unchanged") {
     CHECK(http::redactUrl("https://user:s3cret@feed.example/feed/") ==
           "https://***@feed.example/feed/");
     CHECK(http::redactUrl("http://tok@127.0.0.1:8080/x?a=b@c") ==

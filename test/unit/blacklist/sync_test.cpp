@@ -272,7 +272,7 @@ TEST_CASE("sync: an unverified 304 does not refresh the list's age") {
     CHECK(listState(after, kT0 + 1000, 0).age_s == 990);
 }
 
-TEST_CASE("sync: the whole sync has a deadline; past it nothing is applied") {
+TEST_CASE("sync: the whole sync has a deadline - past it nothing is applied") {
     Bench b;
     b.publishAt(kT0, {b.k1.signing}, 3600, 2000);
     b.server->trickle(true);  // the snapshot arrives a byte every 100 ms

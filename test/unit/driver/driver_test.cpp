@@ -145,7 +145,7 @@ TEST_CASE("output is GBK and never longer than the buffer, cut on a character bo
     CHECK(out[SSCARD_DRIVER_OUT_SIZE] == 'z');
 }
 
-TEST_CASE("iType chooses the reader; the PSAM's slot is never one") {
+TEST_CASE("iType chooses the reader - the PSAM's slot is never one") {
     json readers = json::parse(R"([
         {"name":"SAM","interface":"contact","card_present":true,"sam_slot":true},
         {"name":"C0","interface":"contact","card_present":false},

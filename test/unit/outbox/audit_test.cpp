@@ -216,7 +216,7 @@ TEST_CASE("audit options from the configuration") {
     CHECK_FALSE(o.durable);
 }
 
-TEST_CASE("AuditClock: a wall clock set forward does not run ahead; set back, it is followed") {
+TEST_CASE("AuditClock: a wall clock set forward does not run ahead - set back, it is followed") {
     TimePoint wall = now();
     std::chrono::milliseconds boot{1'000'000};
     AuditClock clock([&] { return wall; }, [&] { return boot; });

@@ -424,7 +424,7 @@ TEST_CASE("a file that is not a database is an error, not a crash") {
     CHECK(r.error().message.find("not a database") != std::string::npos);
 }
 
-TEST_CASE("max_events: card.checked dropped oldest first; other events kept beyond the bound") {
+TEST_CASE("max_events: card.checked dropped oldest first - other events kept beyond the bound") {
     TempDir dir;
     OutboxOptions o;
     o.max_events = 5;

@@ -641,7 +641,7 @@ TEST_CASE("client certificate: a backend that requires one gets the terminal's, 
     for (const auto& r : recs) CHECK(r["client"] == "terminal T1");
 }
 
-TEST_CASE("HMAC: every POST is signed over time and body; a wrong key is refused and kept") {
+TEST_CASE("HMAC: every POST is signed over time and body - a wrong key is refused and kept") {
     TempDir dir;
     std::string key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     writeKeyFile(dir.path / "backend.key", key + "\n", 0600);

@@ -38,7 +38,7 @@ ssse::CardInfo someCard() {
 
 }  // namespace
 
-TEST_CASE("without a backend nothing is queued; events are audited with an event_id") {
+TEST_CASE("without a backend nothing is queued - events are audited with an event_id") {
     Scratch s;
     auto box = outbox::Outbox::open(s.dir / "outbox.db");
     REQUIRE(box);
