@@ -32,6 +32,9 @@ int main(int argc, char** argv) {
     options.socket_path = dir.path() + "/bench.sock";
     options.socket_group = "";
     options.max_clients = static_cast<std::size_t>(clients) + 8;
+    // Every client is this process's uid: the per-user cap ([api] max_clients_per_user) would turn
+    // all but 32 of them away.
+    options.max_clients_per_user = options.max_clients;
     Server server(options);
     auto started = Clock::now();
     bool registered = server.registerMethod("status", [started](const Caller&, const json&,
