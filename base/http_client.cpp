@@ -154,6 +154,7 @@ Result Client::perform(const Request& request) {
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
     if (rc == CURLE_FILESIZE_EXCEEDED) result.over_limit = true;
+    if (rc == CURLE_OPERATION_TIMEDOUT) result.timed_out = true;
     if (rc != CURLE_OK) {
         result.curl_code = rc;
         result.error = curl_easy_strerror(rc);

@@ -82,6 +82,7 @@ struct Result {
     long status = 0;    // HTTP status of the response (0: none)
     bool cancelled = false;
     bool over_limit = false;
+    bool timed_out = false;      // the request's connect or total timeout ran out
     std::uint64_t received = 0;  // body bytes handed to the sink
     bool ok() const { return curl_code == 0; }
 };

@@ -80,12 +80,15 @@ class Fetcher {
         if (o_.limits.total_timeout_s > 0) {
             req.total_timeout = std::chrono::seconds(o_.limits.total_timeout_s);
         }
+        bool deadline_bounds_request = false;
         if (deadline_) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                 *deadline_ - std::chrono::steady_clock::now());
             left = std::max(left, std::chrono::milliseconds(1));
-            if (req.total_timeout.count() == 0 || left < req.total_timeout)
+            if (req.total_timeout.count() == 0 || left < req.total_timeout) {
                 req.total_timeout = left;
+                deadline_bounds_request = true;
+            }
             if (req.connect_timeout.count() == 0 || left < req.connect_timeout)
                 req.connect_timeout = left;
         }
@@ -102,6 +105,8 @@ class Fetcher {
                 rejected(name + ": longer than the " + std::to_string(d.limit) + " bytes allowed"));
         }
         if (!r.ok()) {
+            // libcurl's timer may fire a little before our clock reaches the deadline.
+            if (deadline_bounds_request && r.timed_out) return unexpected(deadlineError());
             if (auto late = checkDeadline(); !late) return late;
             return unexpected(failed(http::redactUrl(req.url) + ": " + r.error));
         }
