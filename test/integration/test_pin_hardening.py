@@ -149,8 +149,10 @@ max_length = 8
         self.assertTrue(held_by_the_daemon(PSAM_READER), "the PSAM was let go after the reset")
 
         psam.remove()
-        self.assertEqual(connect_error(PSAM_READER), 0x8010000C,  # SCARD_E_NO_SMARTCARD
-                         "the PSAM's slot should be empty")
+        # pcscd notices the removal at its next poll of vpcd; until then the slot still reads as
+        # held (sharing violation).
+        self.assertTrue(wait_for(lambda: connect_error(PSAM_READER) == 0x8010000C),  # NO_SMARTCARD
+                        f"the PSAM's slot should be empty (last: {connect_error(PSAM_READER):#x})")
         data = self.call("pin.reset", {"reader": CARD_READER, "new_pin": RESET_PIN})
         self.assertEqual(data["error"]["data"]["code"], "no_card", data)
 
