@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -188,45 +189,51 @@ ServerOptions options(const TempDir& dir) {
     return o;  // socket group: the first kiosk group, sscard-test-kiosk
 }
 
-void registerEcho(Server& s) {
+// A started server whose methods echo who called, with the socket in `dir`.
+std::unique_ptr<Server> startEchoServer(const TempDir& dir) {
+    auto server = std::make_unique<Server>(options(dir));
     for (const char* m : {"status", "card.read", "pin.reset", "list.lookup"}) {
-        REQUIRE(s.registerMethod(m, [m](const Caller& c, const json&, Reply reply) {
+        REQUIRE(server->registerMethod(m, [m](const Caller& c, const json&, Reply reply) {
             reply(json{{"method", m},
                        {"role", std::string(roleName(c.role))},
                        {"uid", c.uid},
                        {"personal_data", mayReceivePersonalData(c)}});
         }));
     }
+    REQUIRE(server->start());
+    return server;
+}
+
+// Whether the test users exist (made here when running as root); else the test reports a skip.
+bool testUsersReady() {
+    if (ensureUsers()) return true;
+    std::puts("sscard-test-skip: needs root to create test users");
+    return false;
 }
 
 }  // namespace
 
 TEST_CASE("a user without a role gets nothing") {
-    if (!ensureUsers()) {
-        std::puts("sscard-test-skip: needs root to create test users");
-        return;
-    }
+    if (!testUsersReady()) return;
     auto norole = account(kNoRoleUser);
     REQUIRE(norole);
     TempDir dir;
-    Server server(options(dir));
-    registerEcho(server);
-    REQUIRE(server.start());
+    auto server = startEchoServer(dir);
 
     // The socket is root:sscard-test-kiosk 0660: the kernel already refuses this user.
     struct stat st {};
-    REQUIRE(::lstat(server.socketPath().c_str(), &st) == 0);
+    REQUIRE(::lstat(server->socketPath().c_str(), &st) == 0);
     group* kiosk = ::getgrnam(kKioskGroup);
     REQUIRE(kiosk);
     CHECK(st.st_gid == kiosk->gr_gid);
     CHECK((st.st_mode & 0777) == 0660);
-    Outcome o = runAs(*norole, server.socketPath(), req(1, "status"), 1);
+    Outcome o = runAs(*norole, server->socketPath(), req(1, "status"), 1);
     CHECK(o.connect_errno == EACCES);
 
     // With the file opened to everyone, the server itself refuses: one not_allowed error for the
     // first line (whatever it asks), then the connection is closed.
-    REQUIRE(::chmod(server.socketPath().c_str(), 0666) == 0);
-    o = runAs(*norole, server.socketPath(),
+    REQUIRE(::chmod(server->socketPath().c_str(), 0666) == 0);
+    o = runAs(*norole, server->socketPath(),
               req(1, "status") + req(2, "readers.list") + req(3, "no.such.method"), 3);
     CHECK(o.connect_errno == 0);
     REQUIRE(o.lines.size() == 1);
@@ -237,7 +244,7 @@ TEST_CASE("a user without a role gets nothing") {
     CHECK(o.eof);
 
     // Garbage first: the same answer (not a parse error, which would tell it something).
-    o = runAs(*norole, server.socketPath(), "garbage\n", 1);
+    o = runAs(*norole, server->socketPath(), "garbage\n", 1);
     REQUIRE(o.lines.size() == 1);
     CHECK(o.lines[0]["id"].is_null());
     CHECK(o.lines[0]["error"]["data"]["code"] == "not_allowed");
@@ -245,28 +252,23 @@ TEST_CASE("a user without a role gets nothing") {
 }
 
 TEST_CASE("a kiosk user gets kiosk methods but not admin ones - no personal data") {
-    if (!ensureUsers()) {
-        std::puts("sscard-test-skip: needs root to create test users");
-        return;
-    }
+    if (!testUsersReady()) return;
     auto kiosk = account(kKioskUser);
     REQUIRE(kiosk);
     TempDir dir;
-    Server server(options(dir));
-    registerEcho(server);
-    REQUIRE(server.start());
+    auto server = startEchoServer(dir);
 
     std::atomic<bool> done{false};
     std::thread ticker([&] {
         while (!done.load()) {
-            server.notify("card.checked", json{{"decision", "allow"}, {"holder", {{"name", "X"}}}},
-                          [](const json& p) {
-                              return json{{"decision", p["decision"]}};
-                          });
+            server->notify("card.checked", json{{"decision", "allow"}, {"holder", {{"name", "X"}}}},
+                           [](const json& p) {
+                               return json{{"decision", p["decision"]}};
+                           });
             std::this_thread::sleep_for(20ms);
         }
     });
-    Outcome o = runAs(*kiosk, server.socketPath(),
+    Outcome o = runAs(*kiosk, server->socketPath(),
                       req(1, "status") + req(2, "card.read") + req(3, "pin.reset") +
                           req(4, "list.lookup") + req(5, "no.such.method") +
                           req(6, "events.subscribe") + req(7, "card.read", {{"holder", true}}),
@@ -327,10 +329,7 @@ static bool peerGroupsWork() {
 }
 
 TEST_CASE("groups count as the caller's process has them, not as /etc/group lists them") {
-    if (!ensureUsers()) {
-        std::puts("sscard-test-skip: needs root to create test users");
-        return;
-    }
+    if (!testUsersReady()) return;
     if (!peerGroupsWork()) {
         std::puts("sscard-test-skip: this kernel (or emulator) does not answer SO_PEERGROUPS");
         return;
@@ -338,16 +337,14 @@ TEST_CASE("groups count as the caller's process has them, not as /etc/group list
     auto kiosk = account(kKioskUser);
     REQUIRE(kiosk);
     TempDir dir;
-    Server server(options(dir));
-    registerEcho(server);
-    REQUIRE(server.start());
+    auto server = startEchoServer(dir);
 
     // The same user with the personal-data group in its credentials gets holder data.
     group* pd = ::getgrnam(kPersonalDataGroup);
     REQUIRE(pd);
     Account withPd = *kiosk;
     withPd.groups.push_back(pd->gr_gid);
-    Outcome o = runAs(withPd, server.socketPath(), req(1, "card.read", {{"holder", true}}), 1);
+    Outcome o = runAs(withPd, server->socketPath(), req(1, "card.read", {{"holder", true}}), 1);
     REQUIRE(o.lines.size() == 1);
     CHECK(o.lines[0]["result"]["role"] == "kiosk");
     CHECK(o.lines[0]["result"]["personal_data"] == true);
@@ -357,10 +354,10 @@ TEST_CASE("groups count as the caller's process has them, not as /etc/group list
     // open it to everyone first.)
     Account dropped = *kiosk;
     dropped.groups.clear();
-    o = runAs(dropped, server.socketPath(), req(1, "status"), 1);
+    o = runAs(dropped, server->socketPath(), req(1, "status"), 1);
     CHECK(o.connect_errno == EACCES);
-    REQUIRE(::chmod(server.socketPath().c_str(), 0666) == 0);
-    o = runAs(dropped, server.socketPath(), req(1, "status"), 1);
+    REQUIRE(::chmod(server->socketPath().c_str(), 0666) == 0);
+    o = runAs(dropped, server->socketPath(), req(1, "status"), 1);
     CHECK(o.connect_errno == 0);
     REQUIRE(o.lines.size() == 1);
     CHECK(o.lines[0]["error"]["data"]["code"] == "not_allowed");
