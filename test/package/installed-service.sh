@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # installed-service.sh DEBDIR [UPGRADEDIR]
 #
-# Installs the built packages (DEBDIR/sscard_*.deb, sscard-feed_*.deb, libsscarddriver1_*.deb) in a
+# Installs the built packages (DEBDIR: sscard, sscard-feed, libsscarddriver1; see `packages`) in a
 # Debian 12 container booted with systemd-nspawn -b (private network: its pcscd, vpcd and simulated
 # card never touch the host's test readers on ports 40000-40003), and checks the service as an
 # integrator would get it:
@@ -40,7 +40,10 @@ check() { # check DESCRIPTION COMMAND...
     if "$@"; then ok "$what"; else bad "$what"; fi
 }
 
-debs=("$debdir"/sscard_*.deb "$debdir"/sscard-feed_*.deb "$debdir"/libsscarddriver1_*.deb)
+# What an integrator installs on a terminal; the -dev package is only built against (below).
+packages=(sscard sscard-feed libsscarddriver1)
+debs=()
+for p in "${packages[@]}"; do debs+=("$debdir/${p}"_*.deb); done
 for d in "${debs[@]}"; do [ -f "$d" ] || { echo "package-test: no $d" >&2; exit 2; }; done
 
 # The packages' runtime dependencies go into the cached tree, so that dpkg -i works without network.
@@ -52,7 +55,7 @@ bash "$here/rootfs.sh" "$root" $deps
 mkdir -p "$work/debs" "$work/upgrade"
 cp "${debs[@]}" "$work/debs/"
 if [ -n "$upgradedir" ]; then
-    cp "$upgradedir"/sscard_*.deb "$upgradedir"/sscard-feed_*.deb "$upgradedir"/libsscarddriver1_*.deb "$work/upgrade/"
+    for p in "${packages[@]}"; do cp "$upgradedir/${p}"_*.deb "$work/upgrade/"; done
 else
     # The same build with a higher version: what an upgrade looks like to dpkg and the maintainer
     # scripts (configuration, state, restart) without a second full build.
@@ -279,12 +282,12 @@ check "upgrade restarted the service" wait_for 20 bash -c \
 
 # --- remove stops, purge cleans up
 in_ct systemctl stop sscard-sim-card.service 2>/dev/null || true
-in_ct dpkg -r sscard sscard-feed libsscarddriver1 </dev/null >"$work/remove.log" 2>&1 || { cat "$work/remove.log"; bad "dpkg -r"; }
+in_ct dpkg -r "${packages[@]}" </dev/null >"$work/remove.log" 2>&1 || { cat "$work/remove.log"; bad "dpkg -r"; }
 check "remove stopped the service" [ "$(unit_prop ActiveState)" != active ]
 check "remove removed the binaries" in_ct test ! -e /usr/sbin/sscardd -a ! -e /usr/bin/sscard-feed
 check "remove removed the library" bash -c '[ -z "$(in_ct find /usr/lib -name "libSSCardDriver*")" ]'
 check "remove kept the configuration and the state" in_ct test -f /etc/sscard/sscardd.toml -a -d /var/lib/sscard
-in_ct dpkg -P sscard sscard-feed libsscarddriver1 </dev/null >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; bad "dpkg -P"; }
+in_ct dpkg -P "${packages[@]}" </dev/null >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; bad "dpkg -P"; }
 check "purge removed /etc/sscard" in_ct test ! -e /etc/sscard
 check "purge removed /var/lib/sscard" in_ct test ! -e /var/lib/sscard
 check "purge removed /run/sscard" in_ct test ! -e /run/sscard
